@@ -1,0 +1,45 @@
+"""flask-passwordless: safe, server-rendered sign-in for Flask."""
+
+from __future__ import annotations
+
+from .adapter import UserAdapter
+from .delivery import Message
+from .errors import PasswordlessError
+from .extension import Passwordless
+from .models import PasswordlessUserMixin
+from .session import auth_required
+from .signals import (
+    code_sent,
+    device_remembered,
+    device_revoked,
+    login_failed,
+    login_link_sent,
+    password_changed,
+    password_reset_requested,
+    phone_verified,
+    rate_limited,
+    user_logged_in,
+    user_registered,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Message",
+    "Passwordless",
+    "PasswordlessError",
+    "PasswordlessUserMixin",
+    "UserAdapter",
+    "auth_required",
+    "code_sent",
+    "device_remembered",
+    "device_revoked",
+    "login_failed",
+    "login_link_sent",
+    "password_changed",
+    "password_reset_requested",
+    "phone_verified",
+    "rate_limited",
+    "user_logged_in",
+    "user_registered",
+]

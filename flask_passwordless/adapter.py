@@ -1,0 +1,54 @@
+"""UserAdapter: the only code that reads or writes the host's user model.
+
+A host with its own user table subclasses this and passes it as
+``adapter=``; everything else in the extension goes through these methods.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+
+from .models import new_auth_id
+
+
+class UserAdapter:
+    """Default adapter for a model that uses :class:`PasswordlessUserMixin`."""
+
+    def __init__(self, db: Any, user_model: Any) -> None:
+        self.db = db
+        self.model = user_model
+
+    def load_user(self, auth_id: str) -> Any | None:
+        """Flask-Login's user loader: one indexed query per signed-in request."""
+        if not auth_id:
+            return None
+        return self.db.session.execute(
+            sa.select(self.model).where(self.model.auth_id == auth_id)
+        ).scalar_one_or_none()
+
+    def find_by_email(self, email: str) -> Any | None:
+        return self.db.session.execute(
+            sa.select(self.model).where(self.model.email == email)
+        ).scalar_one_or_none()
+
+    def create_user(self, email: str) -> Any:
+        """Create an account for a verified email address."""
+        user = self.model(email=email, auth_id=new_auth_id())
+        self.db.session.add(user)
+        try:
+            self.db.session.commit()
+        except sa.exc.IntegrityError:
+            # Two sign-up secrets for one address redeemed at once: one insert wins.
+            self.db.session.rollback()
+            return self.find_by_email(email)
+        return user
+
+    def email_of(self, user: Any) -> str:
+        return user.email
+
+    def rotate_auth_id(self, user: Any) -> None:
+        """Give the user a new session identity, ending every existing session."""
+        user.auth_id = new_auth_id()
+        self.db.session.commit()

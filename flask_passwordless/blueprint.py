@@ -1,0 +1,45 @@
+"""Assemble the blueprint from the flows, with its templates, static files and handlers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from flask import Blueprint
+from flask_limiter.errors import RateLimitExceeded
+from flask_wtf.csrf import CSRFError
+
+from . import pages
+from .errors import PasswordlessError
+from .flows import email_login, sign_out
+from .limits import Limits
+
+FLOWS = (email_login, sign_out)
+
+
+def asset_dir(name: str) -> str:
+    """``templates`` or ``static``: inside the package when installed from a
+    wheel, at the top of the source tree in a checkout."""
+    here = Path(__file__).resolve().parent
+    for candidate in (here / name, here.parent / name):
+        if (candidate / "passwordless").is_dir():
+            return str(candidate)
+    raise RuntimeError(f"flask-passwordless cannot find its {name} folder")
+
+
+def create_blueprint(limits: Limits) -> Blueprint:
+    """A new blueprint per app, so each app's limits are bound to its own Limiter."""
+    bp = Blueprint(
+        "passwordless",
+        __name__,
+        template_folder=asset_dir("templates"),
+        static_folder=asset_dir("static"),
+        static_url_path="/static",
+    )
+    for flow in FLOWS:
+        flow.register(bp, limits)
+    bp.after_request(pages.secure_headers)
+    bp.context_processor(pages.template_context)
+    bp.register_error_handler(PasswordlessError, pages.handle_error)
+    bp.register_error_handler(CSRFError, pages.handle_csrf_error)
+    bp.register_error_handler(RateLimitExceeded, pages.handle_rate_limited)
+    return bp

@@ -1,0 +1,70 @@
+"""Every ``PASSWORDLESS_*`` setting, its default and what it is for.
+
+This table is the single source of truth: ``init_app`` copies the defaults
+into ``app.config`` and the README's reference is checked against it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import current_app
+
+PREFIX = "PASSWORDLESS_"
+
+#: name (without prefix) -> (default, one-line description)
+SETTINGS: dict[str, tuple[Any, str]] = {
+    "URL_PREFIX": ("/auth", "Where the blueprint is mounted."),
+    "BASE_URL": (
+        None,
+        "Origin used to build links in messages, e.g. https://example.com. "
+        "Falls back to PREFERRED_URL_SCHEME + SERVER_NAME; never the Host header.",
+    ),
+    "BASE_TEMPLATE": (
+        "passwordless/layout.html",
+        "Template that passwordless/base.html extends; it must define the "
+        "blocks title, head and content.",
+    ),
+    "SITE_NAME": (None, "Name used in pages and messages; defaults to the app's name."),
+    "POST_LOGIN_URL": ("/", "Where to go after sign-in when no safe next URL was given."),
+    "POST_LOGOUT_URL": ("/", "Where to go after sign-out."),
+    "TOKEN_MAX_AGE": (600, "Seconds a login link and its code stay valid."),
+    "CODE_LENGTH": (6, "Digits in a one-time code (6 to 10)."),
+    "MAX_ATTEMPTS": (5, "Wrong tries allowed per code before the link and code die."),
+    "EMAIL_UNKNOWN_ACCOUNTS": (
+        True,
+        "Send a 'no account with this address' email to unknown addresses.",
+    ),
+    "REGISTER_UNKNOWN": (
+        False,
+        "Send unknown addresses a sign-up link and code instead; the account is "
+        "created when it is used.",
+    ),
+    "MAIL_BACKEND": (
+        "flask_mail",
+        "flask_mail, console, memory, or a callable taking a passwordless Message.",
+    ),
+    "MAIL_SENDER": (None, "From address; defaults to MAIL_DEFAULT_SENDER."),
+    "SEND_AFTER_RESPONSE": (
+        True,
+        "Deliver messages after the response is sent, so timing reveals nothing "
+        "and slow SMTP does not slow the page.",
+    ),
+    "LIMITER_ENABLED": (True, "Apply the built-in rate limits."),
+    "LIMIT_SEND_PER_IP": ("20/minute;200/day", "Sign-in emails requested from one IP."),
+    "LIMIT_SEND_PER_IDENTIFIER": (
+        "3/minute;20/day",
+        "Sign-in emails requested for one address.",
+    ),
+    "LIMIT_CHECK_PER_IP": ("30/minute", "Codes and links checked from one IP."),
+}
+
+
+def defaults() -> dict[str, Any]:
+    """The defaults with their full ``PASSWORDLESS_`` names."""
+    return {PREFIX + name: default for name, (default, _doc) in SETTINGS.items()}
+
+
+def setting(name: str) -> Any:
+    """Read one setting of the current app, by its name without the prefix."""
+    return current_app.config[PREFIX + name]

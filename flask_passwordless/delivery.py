@@ -1,0 +1,136 @@
+"""Rendering and sending messages: email now, SMS in the same shape.
+
+A message is rendered during the request (so templates see the request's
+context) and handed to the backend after the response has been sent, so
+neither timing nor a slow server says anything about the account.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
+
+import click
+from flask import Flask, after_this_request, current_app, has_request_context, url_for
+
+from .config import setting
+from .errors import DeliveryFailed
+
+log = logging.getLogger("flask_passwordless")
+
+
+@dataclass(frozen=True)
+class Message:
+    """A rendered message, ready for any backend (and easy to put on a queue)."""
+
+    channel: str  # "email" or "sms"
+    template: str
+    to: str
+    subject: str
+    text: str
+    html: str | None = None
+
+
+def site_name() -> str:
+    return setting("SITE_NAME") or current_app.name
+
+
+def external_url(endpoint: str, **values: Any) -> str:
+    """An absolute URL from PASSWORDLESS_BASE_URL or SERVER_NAME, never the Host header."""
+    config = current_app.config
+    base = setting("BASE_URL")
+    if not base and config.get("SERVER_NAME"):
+        base = f"{config['PREFERRED_URL_SCHEME']}://{config['SERVER_NAME']}"
+    if not base:
+        raise RuntimeError(
+            "flask-passwordless needs PASSWORDLESS_BASE_URL (or SERVER_NAME) to build "
+            "links in messages; it never trusts the request's Host header."
+        )
+    return base.rstrip("/") + url_for(endpoint, **values)
+
+
+def render_email(template: str, to: str, **context: Any) -> Message:
+    """Render ``passwordless/email/<template>.txt`` and ``.html``.
+
+    The text template sets the subject with ``{% set subject = "..." %}``.
+    """
+    env = current_app.jinja_env
+    context = {"site_name": site_name(), "email": to, **context}
+    current_app.update_template_context(context)
+    text = env.get_template(f"passwordless/email/{template}.txt").make_module(context)
+    html = env.get_template(f"passwordless/email/{template}.html").render(context)
+    subject = " ".join(str(getattr(text, "subject", site_name())).split())
+    return Message("email", template, to, subject, str(text).strip() + "\n", html)
+
+
+def send(message: Message) -> None:
+    """Deliver after the response when there is one, else now."""
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    deliver = partial(_deliver, app, message, deferred=False)
+    if setting("SEND_AFTER_RESPONSE") and has_request_context():
+        later = partial(_deliver, app, message, deferred=True)
+
+        @after_this_request
+        def _after(response: Any) -> Any:
+            response.call_on_close(later)
+            return response
+
+        return
+    deliver()
+
+
+def _deliver(app: Flask, message: Message, *, deferred: bool) -> None:
+    with app.app_context():
+        backend = _backend(message.channel)
+        try:
+            backend(message)
+        except Exception as exc:  # the delivery boundary: any backend failure
+            log.exception(
+                "passwordless: %s delivery of %r failed", message.channel, message.template
+            )
+            if not deferred:
+                raise DeliveryFailed() from exc
+
+
+def _backend(channel: str) -> Callable[[Message], None]:
+    name = setting("MAIL_BACKEND") if channel == "email" else setting("SMS_BACKEND")
+    if callable(name):
+        return name
+    backends: dict[str, Callable[[Message], None]] = {
+        "memory": _to_memory,
+        "console": _to_console,
+        "flask_mail": _to_flask_mail,
+    }
+    if name not in backends:
+        raise RuntimeError(f"Unknown passwordless {channel} backend {name!r}")
+    return backends[name]
+
+
+def _to_memory(message: Message) -> None:
+    current_app.extensions["passwordless"].outbox.append(message)
+
+
+def _to_console(message: Message) -> None:
+    rule = "-" * 72
+    click.echo(f"{rule}\n{message.channel.upper()} to {message.to}: {message.subject}\n")
+    click.echo(message.text)
+    click.echo(rule)
+
+
+def _to_flask_mail(message: Message) -> None:
+    from flask_mail import Message as MailMessage
+
+    mail = current_app.extensions["mail"]
+    sender = setting("MAIL_SENDER") or current_app.config.get("MAIL_DEFAULT_SENDER")
+    mail.send(
+        MailMessage(
+            subject=message.subject,
+            sender=sender,
+            recipients=[message.to],
+            body=message.text,
+            html=message.html,
+        )
+    )

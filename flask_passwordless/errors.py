@@ -1,0 +1,57 @@
+"""The errors a user can cause, as values with messages.
+
+Views raise these; one handler on the blueprint renders them. Nothing else
+in the package catches broadly.
+"""
+
+from __future__ import annotations
+
+
+class PasswordlessError(Exception):
+    """Base of every user-facing failure: a message and an HTTP status."""
+
+    status = 400
+    title = "Something went wrong"
+    message = "Please go back and try again."
+
+    def __init__(self, message: str | None = None) -> None:
+        super().__init__(message or self.message)
+        if message:
+            self.message = message
+
+
+class SecretInvalid(PasswordlessError):
+    """A link or code that is unknown, malformed, expired, used or dead."""
+
+    title = "This link or code no longer works"
+    message = (
+        "It has expired, was already used, or was replaced by a newer one. "
+        "Ask for a new one below."
+    )
+
+
+class CodeWrong(PasswordlessError):
+    """A wrong code on a row that still has tries left (shown on the form)."""
+
+    def __init__(self, remaining: int) -> None:
+        self.remaining = remaining
+        tries = "1 try" if remaining == 1 else f"{remaining} tries"
+        super().__init__(f"That code is not right. You have {tries} left.")
+
+
+class FormExpired(PasswordlessError):
+    """A POST whose CSRF token is missing, forged or too old."""
+
+    title = "This form has expired"
+    message = (
+        "The page was open too long or was sent from another site. "
+        "Go back, reload the page and try again."
+    )
+
+
+class DeliveryFailed(PasswordlessError):
+    """The mail or SMS backend refused the message."""
+
+    status = 503
+    title = "We could not send the message"
+    message = "Sending failed on our side. Please try again in a few minutes."

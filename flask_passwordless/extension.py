@@ -1,0 +1,118 @@
+"""The Passwordless extension: config defaults, wiring, and per-app state."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from flask import Flask
+from flask_limiter import Limiter
+from flask_login import LoginManager
+from flask_mail import Mail
+from flask_wtf.csrf import CSRFProtect
+
+from .adapter import UserAdapter
+from .blueprint import create_blueprint
+from .cli import passwordless_cli
+from .clock import utcnow
+from .config import defaults
+from .delivery import Message
+from .limits import Limits, client_ip
+from .models import Models, models_for
+from .tokens import Secrets
+
+
+@dataclass
+class PasswordlessState:
+    """Everything one app's extension needs; lives in ``app.extensions["passwordless"]``."""
+
+    db: Any
+    adapter: UserAdapter
+    models: Models
+    secrets: Secrets
+    limiter: Limiter
+    outbox: list[Message] = field(default_factory=list)
+    clock: Callable[[], datetime] = utcnow
+
+
+class Passwordless:
+    """Sign-in flows for a Flask app.
+
+    ``Passwordless(app, db=db, user_model=User)`` or, with an app factory,
+    ``passwordless.init_app(app, db=db, user_model=User)``. Initialise your own
+    LoginManager, CSRFProtect, Mail and Limiter first if you have them: they
+    are reused, and created otherwise.
+    """
+
+    def __init__(
+        self,
+        app: Flask | None = None,
+        db: Any = None,
+        user_model: Any = None,
+        adapter: UserAdapter | None = None,
+    ) -> None:
+        self.db, self.user_model, self.adapter = db, user_model, adapter
+        if app is not None:
+            self.init_app(app)
+
+    def init_app(
+        self,
+        app: Flask,
+        db: Any = None,
+        user_model: Any = None,
+        adapter: UserAdapter | None = None,
+    ) -> None:
+        db = db or self.db
+        if db is None:
+            raise TypeError("Passwordless needs the app's Flask-SQLAlchemy db: init_app(app, db=db)")
+        adapter = adapter or self.adapter
+        if adapter is None:
+            if (user_model or self.user_model) is None:
+                raise TypeError("Passwordless needs user_model= or adapter=")
+            adapter = UserAdapter(db, user_model or self.user_model)
+        for key, value in defaults().items():
+            app.config.setdefault(key, value)
+
+        models = models_for(db)
+        state = PasswordlessState(
+            db=db,
+            adapter=adapter,
+            models=models,
+            secrets=Secrets(db, models.Secret),
+            limiter=_limiter(app),
+        )
+        app.extensions["passwordless"] = state
+
+        _login_manager(app, adapter)
+        if "csrf" not in app.extensions:
+            CSRFProtect(app)
+        if "mail" not in app.extensions:
+            Mail(app)
+        app.register_blueprint(
+            create_blueprint(Limits(state.limiter)), url_prefix=app.config["PASSWORDLESS_URL_PREFIX"]
+        )
+        app.cli.add_command(passwordless_cli)
+
+    @staticmethod
+    def state(app: Flask) -> PasswordlessState:
+        return app.extensions["passwordless"]
+
+
+def _login_manager(app: Flask, adapter: UserAdapter) -> LoginManager:
+    manager = getattr(app, "login_manager", None)
+    if manager is None:
+        manager = LoginManager(app)
+    manager.user_loader(adapter.load_user)
+    if manager.login_view is None:
+        manager.login_view = "passwordless.login"
+        manager.login_message_category = "info"
+    return manager
+
+
+def _limiter(app: Flask) -> Limiter:
+    existing = app.extensions.get("limiter")
+    if existing:
+        return next(iter(existing))
+    return Limiter(client_ip, app=app)

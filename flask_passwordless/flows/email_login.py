@@ -1,0 +1,144 @@
+"""Sign in by email: one message carries a link (any browser) and a code (this one).
+
+The journey: enter an address -> get a message -> either type the code
+here, or open the link anywhere, confirm with one button, and be signed in.
+Mail scanners may open the link (GET, HEAD) as often as they like: only the
+button's POST uses it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, current_app, flash, redirect, request, session, url_for
+
+from .. import signals
+from ..config import setting
+from ..delivery import external_url, render_email, send
+from ..errors import CodeWrong, FormExpired, SecretInvalid
+from ..forms import CodeForm, EmailForm, LinkForm
+from ..limits import Limits
+from ..pages import render_page
+from ..session import PENDING, redirect_after_login, safe_next, sign_in
+from ..tokens import Redeemed
+
+PURPOSE = "login"
+
+
+def register(bp: Blueprint, limits: Limits) -> None:
+    bp.add_url_rule(
+        "/login", view_func=limits.sends("email")(login), methods=["GET", "POST"]
+    )
+    bp.add_url_rule(
+        "/login/code", view_func=limits.checks(login_code), methods=["GET", "POST"]
+    )
+    bp.add_url_rule("/login/link", view_func=limits.checks(login_link), methods=["GET"])
+    bp.add_url_rule(
+        "/login/link",
+        endpoint="login_link_confirm",
+        view_func=limits.checks(login_link_confirm),
+        methods=["POST"],
+    )
+
+
+def login() -> Any:
+    """Ask for an email address, send the link and code, go to the code page."""
+    form = EmailForm(next=request.args.get("next", ""))
+    if form.validate_on_submit():
+        start(form.normalised_email, safe_next(form.next.data))
+        return redirect(url_for(".login_code"))
+    return render_page("login.html", form=form)
+
+
+def start(email: str, next_url: str | None) -> None:
+    """Issue a secret and send the message that fits the address.
+
+    Every address gets a row and the same redirect, so neither the response
+    nor the work done before it tells whether an account exists.
+    """
+    state = current_app.extensions["passwordless"]
+    user = state.adapter.find_by_email(email)
+    issued = state.secrets.issue(PURPOSE, email, next_url=next_url)
+    session[PENDING] = {"id": issued.id, "purpose": PURPOSE, "to": email}
+    if user is None and not setting("REGISTER_UNKNOWN"):
+        if setting("EMAIL_UNKNOWN_ACCOUNTS"):
+            send(render_email("unknown_account", email, login_url=external_url(".login")))
+        return
+    template = "login" if user is not None else "register"
+    link = external_url(".login_link", token=issued.token)
+    minutes = setting("TOKEN_MAX_AGE") // 60
+    send(render_email(template, email, link=link, code=issued.code, minutes=minutes))
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    signals.login_link_sent.send(app, user=user, email=email)
+    signals.code_sent.send(app, channel="email", identifier=email)
+
+
+def login_code() -> Any:
+    """Type the code from the message, in the browser that asked for it."""
+    pending = session.get(PENDING)
+    if not isinstance(pending, dict) or pending.get("purpose") != PURPOSE:
+        flash("Enter your email address to get a code.", "info")
+        return redirect(url_for(".login"))
+    form = CodeForm()
+    if form.validate_on_submit():
+        try:
+            redeemed = current_app.extensions["passwordless"].secrets.redeem_code(
+                pending.get("id"), form.code.data, PURPOSE
+            )
+        except CodeWrong as wrong:
+            _failed(pending.get("to"), "wrong-code")
+            form.code.errors = [wrong.message]
+        except SecretInvalid:
+            session.pop(PENDING, None)
+            _failed(pending.get("to"), "dead-code")
+            raise
+        else:
+            return finish(redeemed)
+    return render_page("code.html", form=form, sent_to=pending.get("to"))
+
+
+def login_link() -> Any:
+    """The link's landing page: one button, nothing used (scanners are welcome)."""
+    token = request.args.get("token", "")
+    try:
+        current_app.extensions["passwordless"].secrets.check_link(token, PURPOSE)
+    except SecretInvalid:
+        _failed(None, "dead-link")
+        raise
+    return render_page("link_confirm.html", form=LinkForm(token=token))
+
+
+def login_link_confirm() -> Any:
+    """The button: use the link and sign in."""
+    form = LinkForm()
+    if not form.validate_on_submit():
+        raise FormExpired()
+    try:
+        redeemed = current_app.extensions["passwordless"].secrets.redeem_link(
+            form.token.data, PURPOSE
+        )
+    except SecretInvalid:
+        _failed(None, "dead-link")
+        raise
+    return finish(redeemed)
+
+
+def finish(redeemed: Redeemed) -> Any:
+    """Sign in the owner of the address, creating the account if sign-up is on."""
+    state = current_app.extensions["passwordless"]
+    email = redeemed.identifier
+    user = state.adapter.find_by_email(email)
+    if user is None:
+        if not setting("REGISTER_UNKNOWN"):
+            _failed(email, "no-account")
+            raise SecretInvalid()
+        user = state.adapter.create_user(email)
+        app = current_app._get_current_object()  # type: ignore[attr-defined]
+        signals.user_registered.send(app, user=user)
+    sign_in(user, "email")
+    return redirect_after_login(redeemed.next_url)
+
+
+def _failed(identifier: str | None, reason: str) -> None:
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    signals.login_failed.send(app, identifier=identifier, reason=reason)

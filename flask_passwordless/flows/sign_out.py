@@ -1,0 +1,36 @@
+"""Sign out of this browser, or of every browser at once."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, redirect
+from flask_login import current_user
+
+from ..config import setting
+from ..errors import FormExpired
+from ..forms import ActionForm
+from ..limits import Limits
+from ..session import sign_out, sign_out_everywhere
+
+
+def register(bp: Blueprint, limits: Limits) -> None:
+    bp.add_url_rule("/logout", view_func=logout, methods=["POST"])
+    bp.add_url_rule("/logout/everywhere", view_func=logout_everywhere, methods=["POST"])
+
+
+def logout() -> Any:
+    if not ActionForm().validate_on_submit():
+        raise FormExpired()
+    sign_out()
+    return redirect(setting("POST_LOGOUT_URL"))
+
+
+def logout_everywhere() -> Any:
+    if not ActionForm().validate_on_submit():
+        raise FormExpired()
+    if current_user.is_authenticated:
+        sign_out_everywhere(current_user._get_current_object())
+    else:
+        sign_out()
+    return redirect(setting("POST_LOGOUT_URL"))

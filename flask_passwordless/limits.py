@@ -1,0 +1,64 @@
+"""Flask-Limiter wiring: which limits apply to sending and to checking.
+
+Keys are the client IP (``request.remote_addr``; put Werkzeug's ProxyFix in
+front when behind a proxy) or the normalised identifier being targeted, so
+known and unknown addresses are limited alike.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from flask import request
+from flask_limiter import Limiter
+
+from .config import setting
+
+
+def client_ip() -> str:
+    return request.remote_addr or "unknown"
+
+
+def _email_key() -> str:
+    raw = request.form.get("email", "")
+    return "email:" + " ".join(raw.split()).lower()[:320]
+
+
+def _disabled() -> bool:
+    return not setting("LIMITER_ENABLED")
+
+
+class Limits:
+    """Decorators for the blueprint's views, bound to one app's Limiter."""
+
+    def __init__(self, limiter: Limiter) -> None:
+        self.limiter = limiter
+
+    def sends(self, channel: str) -> Callable[[Any], Any]:
+        """Per-IP and per-identifier limits on POSTs that send a message."""
+        identifier_key = {"email": _email_key}[channel]
+        per_ip = self.limiter.shared_limit(
+            lambda: setting("LIMIT_SEND_PER_IP"),
+            scope="passwordless-send-ip",
+            key_func=client_ip,
+            methods=["POST"],
+            exempt_when=_disabled,
+        )
+        per_identifier = self.limiter.shared_limit(
+            lambda: setting("LIMIT_SEND_PER_IDENTIFIER"),
+            scope=f"passwordless-send-{channel}",
+            key_func=identifier_key,
+            methods=["POST"],
+            exempt_when=_disabled,
+        )
+        return lambda view: per_ip(per_identifier(view))
+
+    def checks(self, view: Any) -> Any:
+        """Per-IP limit on every request that checks a code or link."""
+        return self.limiter.shared_limit(
+            lambda: setting("LIMIT_CHECK_PER_IP"),
+            scope="passwordless-check-ip",
+            key_func=client_ip,
+            exempt_when=_disabled,
+        )(view)

@@ -1,0 +1,81 @@
+"""The user mixin and the extension's own tables, bound to the host's ``db``.
+
+The tables are declared on the host's ``db.Model`` so that its
+``flask db migrate`` sees them next to its own.
+"""
+
+from __future__ import annotations
+
+import secrets as _secrets
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from flask_login import UserMixin
+from sqlalchemy.orm import Mapped, mapped_column
+
+
+def new_auth_id() -> str:
+    """A fresh session identity; replacing it signs the user out everywhere."""
+    return _secrets.token_urlsafe(24)
+
+
+class PasswordlessUserMixin(UserMixin):
+    """Columns the default :class:`UserAdapter` expects on the host's user model."""
+
+    email: Mapped[str] = mapped_column(sa.String(320), unique=True)
+    phone_number: Mapped[str | None] = mapped_column(sa.String(20), unique=True)
+    phone_verified_at: Mapped[datetime | None] = mapped_column(sa.DateTime)
+    password_hash: Mapped[str | None] = mapped_column(sa.String(255))
+    two_factor_enabled: Mapped[bool] = mapped_column(sa.Boolean, default=False)
+    auth_id: Mapped[str] = mapped_column(sa.String(64), unique=True, default=new_auth_id)
+
+    def get_id(self) -> str:
+        """Flask-Login stores this in the session, so rotating it ends sessions."""
+        return self.auth_id
+
+
+@dataclass(frozen=True)
+class Models:
+    """The extension's mapped classes for one ``db``."""
+
+    Secret: Any
+
+
+_models_by_db: dict[int, Models] = {}
+
+
+def models_for(db: Any) -> Models:
+    """Declare (once per ``db``) the extension's tables on the host's metadata."""
+    key = id(db)
+    if key not in _models_by_db:
+        _models_by_db[key] = Models(Secret=_declare_secret(db))
+    return _models_by_db[key]
+
+
+def _declare_secret(db: Any) -> Any:
+    class Secret(db.Model):
+        """One link token and its code; using either uses the row.
+
+        Only HMACs of the secrets are stored. ``identifier`` is the normalised
+        email or E.164 phone the secret was sent to.
+        """
+
+        __tablename__ = "passwordless_secret"
+        __table_args__ = (
+            sa.Index("ix_passwordless_secret_identifier", "identifier", "purpose"),
+        )
+
+        id: Mapped[int] = mapped_column(primary_key=True)
+        purpose: Mapped[str] = mapped_column(sa.String(20))
+        identifier: Mapped[str] = mapped_column(sa.String(320))
+        token_hash: Mapped[str | None] = mapped_column(sa.String(64), unique=True)
+        code_hash: Mapped[str] = mapped_column(sa.String(64))
+        next_url: Mapped[str | None] = mapped_column(sa.String(1024))
+        created_at: Mapped[datetime] = mapped_column(sa.DateTime)
+        expires_at: Mapped[datetime] = mapped_column(sa.DateTime, index=True)
+        consumed_at: Mapped[datetime | None] = mapped_column(sa.DateTime)
+        attempts: Mapped[int] = mapped_column(sa.Integer, default=0)
+
+    return Secret

@@ -1,0 +1,118 @@
+"""Signing in and out, the auth record, safe redirects and the auth decorator."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+from functools import wraps
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+from flask import current_app, flash, redirect, request, session, url_for
+from flask_login import current_user, login_user, logout_user
+
+from .clock import timestamp
+from .config import setting
+from .signals import user_logged_in
+
+AUTH_RECORD = "_passwordless_auth"
+PENDING = "_passwordless_pending"
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def sign_in(user: Any, method: str) -> None:
+    """Start a fresh session for ``user``: nothing from before sign-in survives."""
+    session.clear()
+    login_user(user, fresh=True)
+    session[AUTH_RECORD] = {"methods": [method], "at": timestamp()}
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    user_logged_in.send(app, user=user, method=method)
+
+
+def sign_out() -> None:
+    logout_user()
+    session.clear()
+
+
+def sign_out_everywhere(user: Any) -> None:
+    """Rotate the user's auth_id, so every other session stops matching."""
+    current_app.extensions["passwordless"].adapter.rotate_auth_id(user)
+    sign_out()
+
+
+def auth_record() -> dict[str, Any] | None:
+    record = session.get(AUTH_RECORD)
+    return record if isinstance(record, dict) else None
+
+
+def safe_next(target: Any) -> str | None:
+    """``target`` if it is a path on this site, else None.
+
+    Refuses scheme-relative (``//host``), backslash and control-character
+    tricks that browsers would turn into another origin.
+    """
+    if not isinstance(target, str) or not target or len(target) > 1000:
+        return None
+    if "\\" in target or any(ord(ch) < 32 or ord(ch) == 127 for ch in target):
+        return None
+    if not target.startswith("/") or target.startswith("//"):
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc:
+        return None
+    return target
+
+
+def redirect_after_login(next_url: str | None) -> Any:
+    return redirect(safe_next(next_url) or setting("POST_LOGIN_URL"))
+
+
+def auth_required(
+    fn: F | None = None,
+    *,
+    methods: list[str] | tuple[str, ...] | None = None,
+    within: timedelta | None = None,
+) -> Any:
+    """Protect a view: signed in, and optionally recently or by given methods.
+
+    Bare ``@auth_required`` is Flask-Login's ``login_required``. With
+    ``within`` the last sign-in must be that recent; with ``methods`` the
+    session must have proved one of them. Otherwise the user signs in again
+    and comes back here.
+    """
+
+    def decorate(view: F) -> F:
+        @wraps(view)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            if not current_user.is_authenticated:
+                return current_app.login_manager.unauthorized()  # type: ignore[attr-defined]
+            if not _record_satisfies(methods, within):
+                flash("Please confirm it is you to continue.", "info")
+                target = request.full_path if request.query_string else request.path
+                return redirect(url_for("passwordless.login", next=target))
+            return view(*args, **kwargs)
+
+        return wrapper  # type: ignore[return-value]
+
+    return decorate(fn) if fn is not None else decorate
+
+
+def _record_satisfies(methods: Any, within: timedelta | None) -> bool:
+    record = auth_record()
+    if methods is None and within is None:
+        return True
+    if record is None:
+        return False
+    if methods is not None and not set(methods) & set(record.get("methods", ())):
+        return False
+    if within is not None:
+        at = record.get("at")
+        if not isinstance(at, (int, float)) or time_since(at) > within.total_seconds():
+            return False
+    return True
+
+
+def time_since(timestamp: float) -> float:
+    return timestamp() - timestamp
+

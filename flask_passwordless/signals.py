@@ -1,0 +1,30 @@
+"""Blinker signals, sent with the app as sender (like Flask's own)."""
+
+from __future__ import annotations
+
+from blinker import Namespace
+
+_signals = Namespace()
+
+#: A sign-in email with a link and a code was sent (``user``, ``email``).
+login_link_sent = _signals.signal("login-link-sent")
+#: A one-time code was sent (``channel``: "email" or "sms", ``identifier``).
+code_sent = _signals.signal("code-sent")
+#: A user signed in (``user``, ``method``).
+user_logged_in = _signals.signal("user-logged-in")
+#: A link or code was refused (``identifier`` when known, ``reason``).
+login_failed = _signals.signal("login-failed")
+#: An account was created by a sign-up link or code (``user``).
+user_registered = _signals.signal("user-registered")
+#: A password reset link was requested (``email``).
+password_reset_requested = _signals.signal("password-reset-requested")
+#: A password was set or changed (``user``).
+password_changed = _signals.signal("password-changed")
+#: A browser was remembered as a trusted device (``user``, ``device``).
+device_remembered = _signals.signal("device-remembered")
+#: A remembered device was forgotten (``user``, ``device``).
+device_revoked = _signals.signal("device-revoked")
+#: A phone number was verified (``user``, ``phone_number``).
+phone_verified = _signals.signal("phone-verified")
+#: A rate limit was hit (``limit``, ``endpoint``).
+rate_limited = _signals.signal("rate-limited")

@@ -1,0 +1,220 @@
+"""One-time secrets: generate, store as HMAC, and consume exactly once.
+
+The plain link token and code exist only in the message that carries them.
+Every state change is a single conditional UPDATE, so that any number of
+concurrent redeemers (threads, processes, hosts) see exactly one winner.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from flask import current_app
+
+from . import clock
+from .config import setting
+from .errors import CodeWrong, SecretInvalid
+
+_TOKEN_SHAPE = re.compile(r"^[A-Za-z0-9_-]{43}$")
+_HASH_CONTEXT = b"flask-passwordless one-time secret v1"
+
+
+@dataclass(frozen=True)
+class Issued:
+    """A freshly issued secret: the only time the plain values exist."""
+
+    id: int
+    token: str | None
+    code: str
+
+
+@dataclass(frozen=True)
+class Redeemed:
+    """What a consumed row tells the flow that used it."""
+
+    id: int
+    purpose: str
+    identifier: str
+    next_url: str | None
+
+
+def generate_code(length: int) -> str:
+    return "".join(secrets.choice("0123456789") for _ in range(length))
+
+
+def _keys() -> list[bytes]:
+    """HMAC keys derived from SECRET_KEY, then each SECRET_KEY_FALLBACKS entry."""
+    config = current_app.config
+    raw = [config["SECRET_KEY"], *(config.get("SECRET_KEY_FALLBACKS") or ())]
+    return [_derive(key) for key in raw if key]
+
+
+_derived: dict[Any, bytes] = {}
+
+
+def _derive(secret_key: str | bytes) -> bytes:
+    if secret_key not in _derived:
+        material = secret_key.encode() if isinstance(secret_key, str) else secret_key
+        _derived[secret_key] = hmac.new(material, _HASH_CONTEXT, hashlib.sha256).digest()
+    return _derived[secret_key]
+
+
+def hash_secret(value: str, key: bytes | None = None) -> str:
+    """HMAC-SHA256 of a secret, under the current key unless one is given."""
+    key = key if key is not None else _keys()[0]
+    return hmac.new(key, value.encode(), hashlib.sha256).hexdigest()
+
+
+def _candidate_hashes(value: str) -> list[str]:
+    return [hash_secret(value, key) for key in _keys()]
+
+
+class Secrets:
+    """The secrets service for one app: the only code that touches the Secret table."""
+
+    def __init__(self, db: Any, model: Any) -> None:
+        self.db = db
+        self.Secret = model
+
+    def issue(
+        self, purpose: str, identifier: str, *, link: bool = True, next_url: str | None = None
+    ) -> Issued:
+        """Retire older live rows for this identifier and purpose, then add a new one."""
+        Secret, now = self.Secret, clock.now()
+        token = secrets.token_urlsafe(32) if link else None
+        code = generate_code(setting("CODE_LENGTH"))
+        session = self.db.session
+        session.execute(
+            sa.update(Secret)
+            .where(
+                Secret.identifier == identifier,
+                Secret.purpose == purpose,
+                Secret.consumed_at.is_(None),
+            )
+            .values(consumed_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        row = Secret(
+            purpose=purpose,
+            identifier=identifier,
+            token_hash=hash_secret(token) if token else None,
+            code_hash=hash_secret(code),
+            next_url=next_url,
+            created_at=now,
+            expires_at=now + timedelta(seconds=setting("TOKEN_MAX_AGE")),
+            attempts=0,
+        )
+        session.add(row)
+        session.commit()
+        return Issued(id=row.id, token=token, code=code)
+
+    def _live(self, now: datetime) -> list[Any]:
+        Secret = self.Secret
+        return [
+            Secret.consumed_at.is_(None),
+            Secret.expires_at > now,
+            Secret.attempts < setting("MAX_ATTEMPTS"),
+        ]
+
+    def _find_link(self, token: str, purpose: str) -> Any:
+        if not isinstance(token, str) or not _TOKEN_SHAPE.match(token):
+            raise SecretInvalid()
+        Secret = self.Secret
+        hashes = _candidate_hashes(token)
+        row = self.db.session.execute(
+            sa.select(Secret).where(Secret.token_hash.in_(hashes), Secret.purpose == purpose)
+        ).scalar_one_or_none()
+        if row is None or not any(hmac.compare_digest(h, row.token_hash) for h in hashes):
+            raise SecretInvalid()
+        return row
+
+    def check_link(self, token: str, purpose: str) -> Redeemed:
+        """Read-only: is this link usable now? (For GET pages; consumes nothing.)"""
+        row = self._find_link(token, purpose)
+        now = clock.now()
+        alive = (
+            row.consumed_at is None
+            and row.expires_at > now
+            and row.attempts < setting("MAX_ATTEMPTS")
+        )
+        if not alive:
+            raise SecretInvalid()
+        return _redeemed(row)
+
+    def redeem_link(self, token: str, purpose: str) -> Redeemed:
+        """Consume the row behind a link; exactly one caller ever succeeds."""
+        row = self._find_link(token, purpose)
+        redeemed = _redeemed(row)
+        if not self._consume(row.id):
+            raise SecretInvalid()
+        return redeemed
+
+    def redeem_code(self, secret_id: Any, code: str, purpose: str) -> Redeemed:
+        """Check a code against one row; count the try first so parallel guesses cannot
+        exceed the limit, then consume on a match."""
+        if not isinstance(secret_id, int):
+            raise SecretInvalid()
+        Secret, now = self.Secret, clock.now()
+        claimed = self.db.session.execute(
+            sa.update(Secret)
+            .where(Secret.id == secret_id, Secret.purpose == purpose, *self._live(now))
+            .values(attempts=Secret.attempts + 1)
+            .returning(Secret.code_hash, Secret.attempts, Secret.identifier, Secret.next_url)
+            .execution_options(synchronize_session=False)
+        ).first()
+        self.db.session.commit()
+        if claimed is None:
+            raise SecretInvalid()
+        if not any(hmac.compare_digest(h, claimed.code_hash) for h in _candidate_hashes(code)):
+            remaining = setting("MAX_ATTEMPTS") - claimed.attempts
+            if remaining <= 0:
+                raise SecretInvalid()
+            raise CodeWrong(remaining)
+        if not self._consume(secret_id, count_attempts=False):
+            raise SecretInvalid()
+        return Redeemed(secret_id, purpose, claimed.identifier, claimed.next_url)
+
+    def _consume(self, secret_id: int, *, count_attempts: bool = True) -> bool:
+        """The one conditional UPDATE that uses a row; True for the single winner.
+
+        A code's own try was already counted, so its consume does not recheck
+        the attempt limit (the fifth try may be the right one).
+        """
+        Secret, now = self.Secret, clock.now()
+        conditions = self._live(now) if count_attempts else self._live(now)[:2]
+        result = self.db.session.execute(
+            sa.update(Secret)
+            .where(Secret.id == secret_id, *conditions)
+            .values(consumed_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        self.db.session.commit()
+        return result.rowcount == 1
+
+    def cleanup(self, batch_size: int = 1000) -> int:
+        """Delete used and expired rows in short batches; returns how many went."""
+        Secret, session, total = self.Secret, self.db.session, 0
+        dead = sa.or_(Secret.consumed_at.is_not(None), Secret.expires_at <= clock.now())
+        while True:
+            ids = session.execute(sa.select(Secret.id).where(dead).limit(batch_size)).scalars()
+            ids = list(ids)
+            if not ids:
+                return total
+            session.execute(
+                sa.delete(Secret)
+                .where(Secret.id.in_(ids))
+                .execution_options(synchronize_session=False)
+            )
+            session.commit()
+            total += len(ids)
+
+
+def _redeemed(row: Any) -> Redeemed:
+    return Redeemed(row.id, row.purpose, row.identifier, row.next_url)
