@@ -38,7 +38,7 @@ def create_app(database_url: str, **config) -> Flask:
         PASSWORDLESS_MAIL_BACKEND="memory",
         PASSWORDLESS_SITE_NAME="Test App",
         MAIL_DEFAULT_SENDER="noreply@example.com",
-        RATELIMIT_ENABLED=True,
+        RATELIMIT_STORAGE_URI="memory://",
     )
     app.config.update(config)
     app.test_client_class = ClosingClient

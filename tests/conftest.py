@@ -1,0 +1,150 @@
+"""Shared fixtures: the host app on SQLite (always) and PostgreSQL (when configured)."""
+
+from __future__ import annotations
+
+import os
+import re
+from datetime import datetime, timedelta
+
+import pytest
+
+from apps import User, create_app, db
+from flask_passwordless.clock import utcnow
+
+POSTGRES_URL = os.environ.get("PASSWORDLESS_TEST_DATABASE_URL")
+REDIS_URL = os.environ.get("PASSWORDLESS_TEST_REDIS_URL")
+REQUIRE_ALL_TIERS = os.environ.get("PASSWORDLESS_REQUIRE_ALL_TIERS") == "1"
+CHROMIUM = "/usr/bin/chromium"
+
+
+def skip_tier(reason: str) -> None:
+    """Skip a tier that cannot run here; under PASSWORDLESS_REQUIRE_ALL_TIERS=1, fail."""
+    if REQUIRE_ALL_TIERS:
+        pytest.fail(f"required test tier cannot run: {reason}")
+    pytest.skip(reason)
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def database_url(request, tmp_path):
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'app.db'}"
+    if not POSTGRES_URL:
+        skip_tier("PASSWORDLESS_TEST_DATABASE_URL is not set")
+    return POSTGRES_URL
+
+
+@pytest.fixture
+def make_app(database_url):
+    """Build an app with extra config; its tables are created now and dropped after."""
+    made = []
+
+    def make(**config):
+        app = create_app(database_url, **config)
+        with app.app_context():
+            db.drop_all()
+            db.create_all()
+        made.append(app)
+        return app
+
+    yield make
+    for app in made:
+        with app.app_context():
+            db.session.remove()
+            db.drop_all()
+            db.engine.dispose()
+
+
+@pytest.fixture
+def app(make_app):
+    return make_app()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def outbox(app):
+    return app.extensions["passwordless"].outbox
+
+
+class FakeClock:
+    """The extension's clock, moved by hand: tests never sleep."""
+
+    def __init__(self) -> None:
+        self.now = utcnow()
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta) -> None:
+        self.now += timedelta(**delta)
+
+
+@pytest.fixture
+def clock(app):
+    fake = FakeClock()
+    app.extensions["passwordless"].clock = fake
+    return fake
+
+
+@pytest.fixture
+def user(app):
+    return add_user(app, "alice@example.com")
+
+
+def add_user(app, email: str):
+    with app.app_context():
+        account = User(email=email)
+        db.session.add(account)
+        db.session.commit()
+        return db.session.get(User, account.id)
+
+
+CSRF_FIELD = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
+
+
+def csrf_token(client, path: str = "/auth/login") -> str:
+    page = client.get(path).get_data(as_text=True)
+    return CSRF_FIELD.search(page).group(1)
+
+
+def request_login(client, email: str, next_url: str | None = None):
+    """Submit the email form; returns the response."""
+    data = {"email": email, "csrf_token": csrf_token(client)}
+    if next_url is not None:
+        data["next"] = next_url
+    return client.post("/auth/login", data=data)
+
+
+def link_in(message) -> str:
+    """The path and query of the sign-in link in a message (base URL stripped)."""
+    url = re.search(r"https://app\.example\.com(/\S+)", message.text).group(1)
+    return url
+
+
+def token_in(message) -> str:
+    return re.search(r"token=([A-Za-z0-9_-]+)", message.text).group(1)
+
+
+def code_in(message) -> str:
+    return re.search(r"^(\d{6,10})$", message.text, re.M).group(1)
+
+
+def submit_code(client, code: str):
+    return client.post(
+        "/auth/login/code",
+        data={"code": code, "csrf_token": csrf_token(client)},
+    )
+
+
+def confirm_link(client, token: str):
+    page = client.get(f"/auth/login/link?token={token}")
+    match = CSRF_FIELD.search(page.get_data(as_text=True))
+    csrf = match.group(1) if match else csrf_token(client)
+    return client.post("/auth/login/link", data={"token": token, "csrf_token": csrf})
+
+
+def signed_in_as(client) -> str:
+    return re.search(r"signed in: (\S+)</p>", client.get("/").get_data(as_text=True)).group(1)
