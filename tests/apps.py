@@ -29,8 +29,8 @@ class ClosingClient(FlaskClient):
         return super().open(*args, **kwargs)
 
 
-def create_app(database_url: str, **config) -> Flask:
-    app = Flask(__name__)
+def create_app(database_url: str, template_folder: str = "templates", **config) -> Flask:
+    app = Flask(__name__, template_folder=template_folder)
     app.config.update(
         SECRET_KEY="test-secret-key",
         SQLALCHEMY_DATABASE_URI=database_url,

@@ -1,0 +1,209 @@
+"""Security claims of the email flow: enumeration, CSRF, redirects, Host header, bad input."""
+
+from __future__ import annotations
+
+import pytest
+
+from conftest import CSRF_FIELD, code_in, csrf_token, request_login, submit_code, token_in
+
+
+def _normalised(response, email: str) -> tuple:
+    body = CSRF_FIELD.sub('name="csrf_token" type="hidden" value="CSRF"', response.get_data(True))
+    body = body.replace(email, "EMAIL")
+    headers = sorted((k, v) for k, v in response.headers.items() if k != "Set-Cookie")
+    return response.status_code, headers, body
+
+
+def test_known_and_unknown_addresses_get_identical_responses(app, user):
+    known, unknown = app.test_client(), app.test_client()
+    pairs = [(known, "alice@example.com"), (unknown, "alicf@example.com")]
+    steps = [
+        lambda c, e: c.get("/auth/login"),
+        lambda c, e: request_login(c, e),
+        lambda c, e: c.get("/auth/login/code"),
+        lambda c, e: submit_code(c, "000000"),
+    ]
+    for step in steps:
+        first, second = (_normalised(step(c, e), e) for c, e in pairs)
+        assert first == second
+
+
+def test_unknown_address_is_limited_like_a_known_one(make_app):
+    app = make_app(PASSWORDLESS_LIMIT_SEND_PER_IDENTIFIER="2/minute")
+    from conftest import add_user
+
+    add_user(app, "alice@example.com")
+    for email in ("alice@example.com", "nobody@example.com"):
+        client = app.test_client()
+        codes = [request_login(client, email).status_code for _ in range(3)]
+        assert codes == [302, 302, 429]
+
+
+def test_post_without_csrf_token_is_refused_with_a_page(client, user, outbox):
+    response = client.post("/auth/login", data={"email": "alice@example.com"})
+    assert response.status_code == 400
+    assert "This form has expired" in response.get_data(as_text=True)
+    assert outbox == []
+
+
+def test_forged_csrf_token_is_refused(client, user, outbox):
+    data = {"email": "alice@example.com", "csrf_token": "forged.token.value"}
+    assert client.post("/auth/login", data=data).status_code == 400
+    assert outbox == []
+
+
+def test_csrf_token_from_another_session_is_refused(app, user, outbox):
+    attacker, victim = app.test_client(), app.test_client()
+    stolen = csrf_token(attacker)
+    victim.get("/auth/login")
+    response = victim.post("/auth/login", data={"email": "alice@example.com", "csrf_token": stolen})
+    assert response.status_code == 400
+
+
+def test_logout_needs_csrf(client, user, outbox):
+    request_login(client, "alice@example.com")
+    submit_code(client, code_in(outbox[0]))
+    assert client.post("/auth/logout").status_code == 400
+    assert "signed in: alice@example.com" in client.get("/").get_data(as_text=True)
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        "//evil.example",
+        "//evil.example/private",
+        "https://evil.example/",
+        "http:evil.example",
+        "/\\evil.example",
+        "\\\\evil.example",
+        "/\t/evil.example",
+        "javascript:alert(1)",
+        "private",
+        "x" * 5000,
+    ],
+)
+def test_next_never_leaves_the_site(client, user, outbox, target):
+    request_login(client, "alice@example.com", next_url=target)
+    response = submit_code(client, code_in(outbox[0]))
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/"
+
+
+def test_next_on_own_path_with_query_is_kept(client, user, outbox):
+    request_login(client, "alice@example.com", next_url="/private?tab=2")
+    assert submit_code(client, code_in(outbox[0])).headers["Location"] == "/private?tab=2"
+
+
+def test_links_ignore_a_forged_host_header(client, user, outbox):
+    token = csrf_token(client)
+    response = client.post(
+        "/auth/login",
+        data={"email": "alice@example.com", "csrf_token": token},
+        headers={"Host": "evil.example"},
+    )
+    assert response.status_code in (302, 400)
+    for message in outbox:
+        assert "evil.example" not in message.text + (message.html or "")
+        assert "https://app.example.com/auth/login/link?token=" in message.text
+
+
+def test_links_fall_back_to_server_name(make_app):
+    app = make_app(PASSWORDLESS_BASE_URL=None, SERVER_NAME="login.example.org")
+    from conftest import add_user
+
+    add_user(app, "alice@example.com")
+    client = app.test_client()
+    request_login(client, "alice@example.com")
+    text = app.extensions["passwordless"].outbox[0].text
+    assert "http://login.example.org/auth/login/link?token=" in text
+
+
+@pytest.mark.parametrize(
+    ("email", "message"),
+    [
+        ("", "Enter your email address."),
+        ("   ", "Enter your email address."),
+        ("not-an-email", "not valid"),
+        ("a@b", "not valid"),
+        ("x" * 10_000 + "@example.com", "too long"),
+        ("alice@example.com\x00", "not valid"),
+    ],
+)
+def test_bad_addresses_get_a_message_on_the_form(client, outbox, email, message):
+    response = client.post("/auth/login", data={"email": email, "csrf_token": csrf_token(client)})
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert message in html
+    assert 'aria-describedby="email-error"' in html
+    assert outbox == []
+
+
+@pytest.mark.parametrize(
+    ("code", "message"),
+    [("", "Enter the code"), ("abcdef", "6 digits"), ("12345", "6 digits"), ("٣٣٣٣٣٣", "6 digits")],
+)
+def test_bad_codes_get_a_message_and_cost_no_try(app, client, user, outbox, code, message):
+    request_login(client, "alice@example.com")
+    response = submit_code(client, code)
+    assert response.status_code == 200
+    assert message in response.get_data(as_text=True)
+    with app.app_context():
+        assert app.extensions["passwordless"].models.Secret.query.one().attempts == 0
+
+
+@pytest.mark.parametrize("token", ["", "short", "x" * 10_000, "%00" * 43, "a" * 43, "<script>"])
+def test_malformed_links_get_the_clear_page(client, token):
+    response = client.get(f"/auth/login/link?token={token}")
+    assert response.status_code == 400
+    assert "no longer works" in response.get_data(as_text=True)
+
+
+def test_confirm_without_token_is_a_clear_400(client):
+    response = client.post("/auth/login/link", data={"csrf_token": csrf_token(client)})
+    assert response.status_code == 400
+
+
+def test_signed_in_session_is_fresh_and_drops_earlier_state(app, client, user, outbox):
+    with client.session_transaction() as session:
+        session["planted"] = "by an attacker"
+    request_login(client, "alice@example.com")
+    submit_code(client, code_in(outbox[0]))
+    with client.session_transaction() as session:
+        assert "planted" not in session
+        assert session["_fresh"] is True
+        assert session["_passwordless_auth"]["methods"] == ["email"]
+
+
+def test_session_holds_the_rotating_auth_id_not_the_primary_key(app, client, user, outbox):
+    request_login(client, "alice@example.com")
+    submit_code(client, code_in(outbox[0]))
+    with client.session_transaction() as session:
+        assert session["_user_id"] == user.auth_id
+        assert session["_user_id"] != str(user.id)
+
+
+def test_auth_pages_cannot_be_framed_or_cached(client):
+    response = client.get("/auth/login")
+    assert response.headers["X-Frame-Options"] == "DENY"
+    assert "frame-ancestors 'none'" in response.headers["Content-Security-Policy"]
+    assert response.headers["Cache-Control"] == "no-store"
+
+
+def test_send_limit_answers_429_with_a_page_and_retry_after(make_app):
+    app = make_app(PASSWORDLESS_LIMIT_SEND_PER_IP="2/minute")
+    client = app.test_client()
+    for _ in range(2):
+        request_login(client, f"someone{_}@example.com")
+    response = request_login(client, "third@example.com")
+    assert response.status_code == 429
+    assert int(response.headers["Retry-After"]) > 0
+    assert "Too many attempts" in response.get_data(as_text=True)
+
+
+def test_token_never_appears_in_a_page(app, user, outbox):
+    client = app.test_client()
+    request_login(client, "alice@example.com")
+    token = token_in(outbox[0])
+    code = code_in(outbox[0])
+    page = client.get("/auth/login/code").get_data(as_text=True)
+    assert token not in page and code not in CSRF_FIELD.sub("", page)
