@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 from flask import current_app, flash, redirect, request, session, url_for
 from flask_login import current_user, login_user, logout_user
 
-from .clock import timestamp
+from . import clock
 from .config import setting
 from .signals import user_logged_in
 
@@ -25,7 +25,7 @@ def sign_in(user: Any, method: str) -> None:
     """Start a fresh session for ``user``: nothing from before sign-in survives."""
     session.clear()
     login_user(user, fresh=True)
-    session[AUTH_RECORD] = {"methods": [method], "at": timestamp()}
+    session[AUTH_RECORD] = {"methods": [method], "at": clock.timestamp()}
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     user_logged_in.send(app, user=user, method=method)
 
@@ -113,6 +113,6 @@ def _record_satisfies(methods: Any, within: timedelta | None) -> bool:
     return True
 
 
-def time_since(timestamp: float) -> float:
-    return timestamp() - timestamp
+def time_since(moment: float) -> float:
+    return clock.timestamp() - moment
 

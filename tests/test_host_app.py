@@ -1,0 +1,169 @@
+"""How a host app meets the extension: overrides, reuse of its extensions, CLI, decorator."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from flask import Flask
+from flask_limiter import Limiter
+from flask_login import LoginManager
+from flask_sqlalchemy import SQLAlchemy
+from flask_wtf.csrf import CSRFProtect
+
+from apps import User, create_app, db
+from conftest import code_in, request_login, submit_code
+from flask_passwordless import Passwordless, PasswordlessUserMixin, auth_required
+from flask_passwordless.clock import utcnow
+
+
+def test_host_template_overrides_a_page(make_app, tmp_path):
+    (tmp_path / "passwordless").mkdir()
+    (tmp_path / "passwordless" / "login.html").write_text(
+        '{% extends "passwordless/base.html" %}{% block page_title %}Welcome back{% endblock %}'
+        "{% block passwordless %}<p>Our own sign-in page</p>{% endblock %}"
+    )
+    app = make_app(template_folder=str(tmp_path))
+    html = app.test_client().get("/auth/login").get_data(as_text=True)
+    assert "Our own sign-in page" in html
+    assert "<title>Welcome back · Test App</title>" in html
+
+
+def test_host_layout_wraps_every_page(make_app, tmp_path):
+    (tmp_path / "site.html").write_text(
+        "<!doctype html><html lang=en><head><title>{% block title %}{% endblock %}</title>"
+        "{% block head %}{% endblock %}</head><body><nav>HOST NAV</nav>"
+        "{% block content %}{% endblock %}</body></html>"
+    )
+    app = make_app(template_folder=str(tmp_path), PASSWORDLESS_BASE_TEMPLATE="site.html")
+    html = app.test_client().get("/auth/login").get_data(as_text=True)
+    assert "<nav>HOST NAV</nav>" in html and 'name="email"' in html
+    assert "passwordless.css" in html
+
+
+def test_host_email_template_override(make_app, tmp_path):
+    (tmp_path / "passwordless" / "email").mkdir(parents=True)
+    (tmp_path / "passwordless" / "email" / "unknown_account.txt").write_text(
+        '{% set subject = "Who are you?" %}No account for {{ email }}.'
+    )
+    app = make_app(template_folder=str(tmp_path))
+    request_login(app.test_client(), "nobody@example.com")
+    [message] = app.extensions["passwordless"].outbox
+    assert (message.subject, message.text) == ("Who are you?", "No account for nobody@example.com.\n")
+
+
+def test_host_extensions_are_reused_not_replaced(tmp_path):
+    app = Flask(__name__)
+    app.config.update(
+        SECRET_KEY="k",
+        SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path / 'h.db'}",
+        RATELIMIT_STORAGE_URI="memory://",
+    )
+    host_db = SQLAlchemy(app)
+
+    class Member(host_db.Model, PasswordlessUserMixin):
+        id = host_db.Column(host_db.Integer, primary_key=True)
+
+    manager = LoginManager(app)
+    manager.login_view = "host_login"
+    csrf = CSRFProtect(app)
+    limiter = Limiter(lambda: "x", app=app)
+    Passwordless(app, db=host_db, user_model=Member)
+    assert app.login_manager is manager
+    assert app.extensions["csrf"] is csrf
+    assert app.extensions["passwordless"].limiter is limiter
+    assert manager.login_view == "host_login"
+    assert "mail" in app.extensions
+
+
+def test_extension_works_with_two_apps_at_once(make_app):
+    first, second = make_app(PASSWORDLESS_SITE_NAME="First"), create_app("sqlite://")
+    assert "First" in first.test_client().get("/auth/login").get_data(as_text=True)
+    assert "Test App" in second.test_client().get("/auth/login").get_data(as_text=True)
+
+
+def test_url_prefix_is_configurable(make_app):
+    app = make_app(PASSWORDLESS_URL_PREFIX="/account")
+    assert app.test_client().get("/account/login").status_code == 200
+    assert app.test_client().get("/auth/login").status_code == 404
+
+
+def test_cleanup_removes_used_and_expired_secrets_in_batches(app, user):
+    state = app.extensions["passwordless"]
+    Secret = state.models.Secret
+    with app.app_context():
+        now = utcnow()
+        rows = [
+            Secret(
+                purpose="login",
+                identifier=f"u{n}@example.com",
+                code_hash="0" * 64,
+                created_at=now,
+                expires_at=now + timedelta(minutes=-1 if n % 3 == 0 else 10),
+                consumed_at=now if n % 3 == 1 else None,
+                attempts=0,
+            )
+            for n in range(30)
+        ]
+        db.session.add_all(rows)
+        db.session.commit()
+    result = app.test_cli_runner().invoke(args=["passwordless", "cleanup", "--batch-size", "7"])
+    assert result.exit_code == 0
+    assert "Removed 20 used or expired secrets." in result.output
+    with app.app_context():
+        left = Secret.query.all()
+        assert len(left) == 10
+        assert all(row.consumed_at is None and row.expires_at > now for row in left)
+
+
+def _signed_in(app, client, email="alice@example.com"):
+    request_login(client, email)
+    submit_code(client, code_in(app.extensions["passwordless"].outbox[-1]))
+
+
+@pytest.fixture
+def guarded(app):
+    @app.route("/recent")
+    @auth_required(within=timedelta(minutes=10))
+    def recent():
+        return "recent enough"
+
+    @app.route("/by-sms")
+    @auth_required(methods=["sms"])
+    def by_sms():
+        return "proved sms"
+
+    return app
+
+
+def test_auth_required_within_sends_stale_sessions_to_sign_in_again(guarded, clock, user):
+    client = guarded.test_client()
+    _signed_in(guarded, client)
+    assert client.get("/recent").get_data(as_text=True) == "recent enough"
+    clock.advance(minutes=11)
+    response = client.get("/recent")
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/auth/login?next=/recent"
+    _signed_in(guarded, client)
+    assert client.get("/recent").status_code == 200
+
+
+def test_auth_required_methods_checks_what_the_session_proved(guarded, user):
+    client = guarded.test_client()
+    _signed_in(guarded, client)
+    assert client.get("/by-sms").status_code == 302
+
+
+def test_auth_required_bare_is_login_required(guarded, user):
+    client = guarded.test_client()
+    assert client.get("/private").status_code == 302
+    _signed_in(guarded, client)
+    assert client.get("/private").status_code == 200
+
+
+def test_user_model_keeps_auth_id_unique(app):
+    with app.app_context():
+        first, second = User(email="a@example.com"), User(email="b@example.com")
+        db.session.add_all([first, second])
+        db.session.commit()
+        assert first.auth_id != second.auth_id and len(first.auth_id) >= 32
