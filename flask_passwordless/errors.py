@@ -25,8 +25,7 @@ class SecretInvalid(PasswordlessError):
 
     title = "This link or code no longer works"
     message = (
-        "It has expired, was already used, or was replaced by a newer one. "
-        "Ask for a new one below."
+        "It has expired, was already used, or was replaced by a newer one. Ask for a new one below."
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -22,6 +23,8 @@ from .delivery import Message
 from .limits import Limits, client_ip
 from .models import Models, models_for
 from .tokens import Secrets
+
+log = logging.getLogger("flask_passwordless")
 
 
 @dataclass
@@ -66,7 +69,9 @@ class Passwordless:
     ) -> None:
         db = db or self.db
         if db is None:
-            raise TypeError("Passwordless needs the app's Flask-SQLAlchemy db: init_app(app, db=db)")
+            raise TypeError(
+                "Passwordless needs the app's Flask-SQLAlchemy db: init_app(app, db=db)"
+            )
         adapter = adapter or self.adapter
         if adapter is None:
             if (user_model or self.user_model) is None:
@@ -91,9 +96,15 @@ class Passwordless:
         if "mail" not in app.extensions:
             Mail(app)
         app.register_blueprint(
-            create_blueprint(Limits(state.limiter)), url_prefix=app.config["PASSWORDLESS_URL_PREFIX"]
+            create_blueprint(Limits(state.limiter)),
+            url_prefix=app.config["PASSWORDLESS_URL_PREFIX"],
         )
         app.cli.add_command(passwordless_cli)
+        if not (app.config["PASSWORDLESS_BASE_URL"] or app.config.get("SERVER_NAME")):
+            log.warning(
+                "flask-passwordless: set PASSWORDLESS_BASE_URL; sign-in links cannot be "
+                "built without it (the Host header is never trusted)."
+            )
 
     @staticmethod
     def state(app: Flask) -> PasswordlessState:

@@ -63,9 +63,7 @@ def _declare_secret(db: Any) -> Any:
         """
 
         __tablename__ = "passwordless_secret"
-        __table_args__ = (
-            sa.Index("ix_passwordless_secret_identifier", "identifier", "purpose"),
-        )
+        __table_args__ = (sa.Index("ix_passwordless_secret_identifier", "identifier", "purpose"),)
 
         id: Mapped[int] = mapped_column(primary_key=True)
         purpose: Mapped[str] = mapped_column(sa.String(20))

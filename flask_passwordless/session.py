@@ -115,4 +115,3 @@ def _record_satisfies(methods: Any, within: timedelta | None) -> bool:
 
 def time_since(moment: float) -> float:
     return clock.timestamp() - moment
-

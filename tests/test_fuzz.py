@@ -64,7 +64,9 @@ def test_email_form_survives_anything(app, user, email, next_url):
 def test_code_form_survives_anything(app, user, code):
     client = app.test_client()
     request_login(client, "alice@example.com")
-    response = client.post("/auth/login/code", data={"code": code, "csrf_token": csrf_token(client)})
+    response = client.post(
+        "/auth/login/code", data={"code": code, "csrf_token": csrf_token(client)}
+    )
     assert response.status_code < 500
 
 

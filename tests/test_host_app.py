@@ -49,7 +49,10 @@ def test_host_email_template_override(make_app, tmp_path):
     app = make_app(template_folder=str(tmp_path))
     request_login(app.test_client(), "nobody@example.com")
     [message] = app.extensions["passwordless"].outbox
-    assert (message.subject, message.text) == ("Who are you?", "No account for nobody@example.com.\n")
+    assert (message.subject, message.text) == (
+        "Who are you?",
+        "No account for nobody@example.com.\n",
+    )
 
 
 def test_host_extensions_are_reused_not_replaced(tmp_path):

@@ -26,12 +26,8 @@ PURPOSE = "login"
 
 
 def register(bp: Blueprint, limits: Limits) -> None:
-    bp.add_url_rule(
-        "/login", view_func=limits.sends("email")(login), methods=["GET", "POST"]
-    )
-    bp.add_url_rule(
-        "/login/code", view_func=limits.checks(login_code), methods=["GET", "POST"]
-    )
+    bp.add_url_rule("/login", view_func=limits.sends("email")(login), methods=["GET", "POST"])
+    bp.add_url_rule("/login/code", view_func=limits.checks(login_code), methods=["GET", "POST"])
     bp.add_url_rule("/login/link", view_func=limits.checks(login_link), methods=["GET"])
     bp.add_url_rule(
         "/login/link",
