@@ -79,6 +79,8 @@ class Passwordless:
             adapter = UserAdapter(db, user_model or self.user_model)
         for key, value in defaults().items():
             app.config.setdefault(key, value)
+        if not 6 <= app.config["PASSWORDLESS_CODE_LENGTH"] <= 10:
+            raise ValueError("PASSWORDLESS_CODE_LENGTH must be between 6 and 10")
 
         models = models_for(db)
         state = PasswordlessState(

@@ -30,7 +30,7 @@ def database_url(request, tmp_path):
         return f"sqlite:///{tmp_path / 'app.db'}"
     if not POSTGRES_URL:
         skip_tier("PASSWORDLESS_TEST_DATABASE_URL is not set")
-    return POSTGRES_URL
+    return POSTGRES_URL.replace("postgresql://", "postgresql+psycopg://", 1)
 
 
 @pytest.fixture

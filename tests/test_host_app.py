@@ -170,3 +170,18 @@ def test_user_model_keeps_auth_id_unique(app):
         db.session.add_all([first, second])
         db.session.commit()
         assert first.auth_id != second.auth_id and len(first.auth_id) >= 32
+
+
+def test_code_length_is_configurable_within_bounds(make_app):
+    app = make_app(PASSWORDLESS_CODE_LENGTH=8)
+    from conftest import add_user
+
+    add_user(app, "alice@example.com")
+    client = app.test_client()
+    request_login(client, "alice@example.com")
+    message = app.extensions["passwordless"].outbox[0]
+    code = code_in(message)
+    assert len(code) == 8
+    assert submit_code(client, code).status_code == 302
+    with pytest.raises(ValueError, match="between 6 and 10"):
+        create_app("sqlite://", PASSWORDLESS_CODE_LENGTH=4)
