@@ -1,0 +1,150 @@
+"""The built wheel carries the templates and static files, and works installed.
+
+Builds the wheel, installs it into a fresh virtualenv (no system site
+packages, nothing from this checkout on the path), and renders the login
+page and serves the stylesheet from the installed copy.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import textwrap
+import zipfile
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+ROOT = Path(__file__).resolve().parent.parent
+SHIPPED = (
+    "flask_passwordless/templates/passwordless/login.html",
+    "flask_passwordless/templates/passwordless/email/login.txt",
+    "flask_passwordless/static/passwordless/passwordless.css",
+)
+#: Left out of the copy that is built: local state that is not the source.
+NOT_SOURCE = shutil.ignore_patterns(
+    ".git",
+    ".venv",
+    "build",
+    "dist",
+    "*.egg-info",
+    "__pycache__",
+    "*.pyc",
+    ".pytest_cache",
+    ".ruff_cache",
+    ".hypothesis",
+    "test-artifacts",
+    "instance",
+    "*.db",
+)
+
+CHECK_APP = textwrap.dedent(
+    """
+    import json
+    import sysconfig
+
+    import sqlalchemy as sa
+    from flask import Flask
+    from flask_sqlalchemy import SQLAlchemy
+    from sqlalchemy.orm import Mapped, mapped_column
+
+    import flask_passwordless
+    from flask_passwordless import Passwordless, PasswordlessUserMixin
+
+    db = SQLAlchemy()
+
+
+    class User(db.Model, PasswordlessUserMixin):
+        __tablename__ = "users"
+        id: Mapped[int] = mapped_column(sa.Integer, primary_key=True)
+
+
+    app = Flask(__name__)
+    app.config.update(
+        SECRET_KEY="wheel-test",
+        SQLALCHEMY_DATABASE_URI="sqlite://",
+        PASSWORDLESS_BASE_URL="http://localhost",
+        PASSWORDLESS_MAIL_BACKEND="memory",
+    )
+    db.init_app(app)
+    Passwordless(app, db=db, user_model=User)
+    with app.app_context():
+        db.create_all()
+
+    client = app.test_client()
+    login = client.get("/auth/login")
+    css = client.get("/auth/static/passwordless/passwordless.css")
+    print(json.dumps({
+        "login_status": login.status_code,
+        "login_html": login.get_data(as_text=True),
+        "css_status": css.status_code,
+        "css": css.get_data(as_text=True),
+        "package_file": flask_passwordless.__file__,
+        "template_folder": app.blueprints["passwordless"].template_folder,
+        "static_folder": app.blueprints["passwordless"].static_folder,
+        "site_packages": sysconfig.get_paths()["purelib"],
+    }))
+    """
+)
+
+
+def run(args, *, timeout: float, cwd: Path) -> subprocess.CompletedProcess:
+    result = subprocess.run(
+        [str(arg) for arg in args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    assert result.returncode == 0, (
+        f"{args} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}"
+    )
+    return result
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory) -> Path:
+    """Build from a clean copy of the checkout, so a stale build/ cannot leak in."""
+    work = tmp_path_factory.mktemp("wheel")
+    source = work / "source"
+    shutil.copytree(ROOT, source, ignore=NOT_SOURCE)
+    dist = work / "dist"
+    run([sys.executable, "-m", "build", "--wheel", "--outdir", dist], timeout=600, cwd=source)
+    (built,) = dist.glob("flask_passwordless-*.whl")
+    return built
+
+
+def test_wheel_ships_templates_and_static_files(wheel):
+    names = set(zipfile.ZipFile(wheel).namelist())
+    for path in SHIPPED:
+        assert path in names, f"{path} is not in {wheel.name}"
+
+
+def test_installed_wheel_renders_the_login_page(wheel, tmp_path):
+    venv = tmp_path / "venv"
+    run([sys.executable, "-m", "venv", venv], timeout=300, cwd=tmp_path)
+    python = venv / "bin" / "python"
+    run([python, "-m", "pip", "install", "--quiet", wheel], timeout=900, cwd=tmp_path)
+    script = tmp_path / "check_app.py"
+    script.write_text(CHECK_APP)
+
+    # cwd is tmp_path, so only the installed copy can be imported.
+    output = run([python, script], timeout=120, cwd=tmp_path).stdout
+    result = json.loads(output.strip().splitlines()[-1])
+
+    assert result["login_status"] == 200
+    assert result["css_status"] == 200
+    assert '<form method="post" action="/auth/login"' in result["login_html"]
+    assert 'name="email"' in result["login_html"]
+    assert 'name="csrf_token"' in result["login_html"]
+    assert "prefers-color-scheme" in result["css"]
+    site_packages = Path(result["site_packages"]).resolve()
+    for key in ("package_file", "template_folder", "static_folder"):
+        where = Path(result[key]).resolve()
+        assert where.is_relative_to(site_packages), f"{key} {where} is not installed"
+        assert not where.is_relative_to(ROOT), f"{key} {where} is the source checkout"
