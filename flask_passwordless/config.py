@@ -45,9 +45,9 @@ SETTINGS: dict[str, tuple[Any, str]] = {
         "flask_mail, console, memory, or a callable taking a passwordless Message.",
     ),
     "MAIL_SENDER": (None, "From address; defaults to MAIL_DEFAULT_SENDER."),
-    "SEND_AFTER_RESPONSE": (
+    "SEND_IN_BACKGROUND": (
         True,
-        "Deliver messages after the response is sent, so timing reveals nothing "
+        "Deliver messages on a background thread, so timing reveals nothing "
         "and slow SMTP does not slow the page.",
     ),
     "LIMITER_ENABLED": (True, "Apply the built-in rate limits."),

@@ -1,8 +1,8 @@
 """Rendering and sending messages: email now, SMS in the same shape.
 
 A message is rendered during the request (so templates see the request's
-context) and handed to the backend after the response has been sent, so
-neither timing nor a slow server says anything about the account.
+context) and handed to the backend on a background thread, so neither
+timing nor a slow server says anything about the account.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from functools import partial
 from typing import Any
 
 import click
-from flask import Flask, after_this_request, current_app, has_request_context, url_for
+from flask import Flask, current_app, url_for
 
 from .config import setting
 from .errors import DeliveryFailed
@@ -67,19 +67,14 @@ def render_email(template: str, to: str, **context: Any) -> Message:
 
 
 def send(message: Message) -> None:
-    """Deliver after the response when there is one, else now."""
+    """Deliver in the background (the default), or now."""
     app = current_app._get_current_object()  # type: ignore[attr-defined]
-    deliver = partial(_deliver, app, message, deferred=False)
-    if setting("SEND_AFTER_RESPONSE") and has_request_context():
-        later = partial(_deliver, app, message, deferred=True)
-
-        @after_this_request
-        def _after(response: Any) -> Any:
-            response.call_on_close(later)
-            return response
-
-        return
-    deliver()
+    if setting("SEND_IN_BACKGROUND"):
+        app.extensions["passwordless"].dispatcher.submit(
+            partial(_deliver, app, message, deferred=True)
+        )
+    else:
+        _deliver(app, message, deferred=False)
 
 
 def _deliver(app: Flask, message: Message, *, deferred: bool) -> None:

@@ -20,6 +20,7 @@ from .cli import passwordless_cli
 from .clock import utcnow
 from .config import defaults
 from .delivery import Message
+from .dispatch import Dispatcher
 from .limits import Limits, client_ip
 from .models import Models, models_for
 from .tokens import Secrets
@@ -37,6 +38,7 @@ class PasswordlessState:
     secrets: Secrets
     limiter: Limiter
     outbox: list[Message] = field(default_factory=list)
+    dispatcher: Dispatcher = field(default_factory=Dispatcher)
     clock: Callable[[], datetime] = utcnow
 
 
@@ -128,4 +130,6 @@ def _limiter(app: Flask) -> Limiter:
     existing = app.extensions.get("limiter")
     if existing:
         return next(iter(existing))
+    # Memory is a fine default for one process; several need RATELIMIT_STORAGE_URI.
+    app.config.setdefault("RATELIMIT_STORAGE_URI", "memory://")
     return Limiter(client_ip, app=app)

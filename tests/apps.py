@@ -20,13 +20,14 @@ class User(db.Model, PasswordlessUserMixin):
     id: Mapped[int] = mapped_column(sa.Integer, primary_key=True)
 
 
-class ClosingClient(FlaskClient):
-    """Reads each response whole and closes it, as a WSGI server does, so work
-    scheduled to run after the response (message delivery) runs."""
+class DeliveringClient(FlaskClient):
+    """Waits after each request for the messages it queued to be delivered
+    (they go out on a background thread), so tests read a settled outbox."""
 
     def open(self, *args, **kwargs):
-        kwargs.setdefault("buffered", True)
-        return super().open(*args, **kwargs)
+        response = super().open(*args, **kwargs)
+        self.application.extensions["passwordless"].dispatcher.wait()
+        return response
 
 
 def create_app(database_url: str, template_folder: str = "templates", **config) -> Flask:
@@ -41,7 +42,7 @@ def create_app(database_url: str, template_folder: str = "templates", **config) 
         RATELIMIT_STORAGE_URI="memory://",
     )
     app.config.update(config)
-    app.test_client_class = ClosingClient
+    app.test_client_class = DeliveringClient
     db.init_app(app)
     passwordless.init_app(app, db=db, user_model=User)
 

@@ -3,12 +3,6 @@
 A threaded Werkzeug server runs in a background thread; the database is a
 SQLite file (each request thread opens its own connection, so ``:memory:``
 would give every thread an empty database).
-
-Werkzeug's server (3.1) skips the response's ``close()`` when the client
-resets the connection while the server drains the socket after the
-response, which Chromium often does. PEP 3333 servers (Gunicorn, Waitress,
-uWSGI) always call it, and the extension delivers messages from it, so this
-server calls it in that case too: the tests see what production does.
 """
 
 from __future__ import annotations
@@ -22,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask
-from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+from werkzeug.serving import BaseWSGIServer, make_server
 
 from apps import create_app, db
 from flask_passwordless import Message
@@ -30,40 +24,6 @@ from flask_passwordless import Message
 #: How long to wait for a message that is delivered after its response.
 MESSAGE_TIMEOUT = 5.0
 POLL_INTERVAL = 0.02
-
-
-BODY_KEY = "live_server.body"
-
-
-class _Body:
-    """The app's response iterable, closed at most once."""
-
-    def __init__(self, iterable: Any) -> None:
-        self.iterable = iterable
-        self.closed = False
-
-    def __iter__(self) -> Any:
-        return iter(self.iterable)
-
-    def close(self) -> None:
-        if not self.closed:
-            self.closed = True
-            if hasattr(self.iterable, "close"):
-                self.iterable.close()
-
-
-def _remember_body(app: Any) -> Any:
-    def wsgi(environ: dict[str, Any], start_response: Any) -> Any:
-        body = environ[BODY_KEY] = _Body(app(environ, start_response))
-        return body
-
-    return wsgi
-
-
-class _ClosingRequestHandler(WSGIRequestHandler):
-    def connection_dropped(self, error: BaseException, environ: Any = None) -> None:
-        if environ and BODY_KEY in environ:
-            environ[BODY_KEY].close()
 
 
 @dataclass
@@ -79,9 +39,9 @@ class LiveServer:
     def wait_for_message(self, count: int = 1, timeout: float = MESSAGE_TIMEOUT) -> Message:
         """The ``count``-th message in the outbox, once it has been delivered.
 
-        Delivery runs when the server closes the response, which can be a
-        moment after the browser has already seen the page: this waits for
-        the message, bounded by ``timeout``.
+        Delivery runs on a background thread, which can finish a moment
+        after the browser has already seen the page: this waits for the
+        message, bounded by ``timeout``.
         """
         deadline = time.monotonic() + timeout
         while len(self.outbox) < count:
@@ -99,13 +59,7 @@ def live_server(tmp_path: Path, **config: Any) -> Iterator[LiveServer]:
     app = create_app(f"sqlite:///{tmp_path / 'live.db'}", **config)
     with app.app_context():
         db.create_all()
-    server = make_server(
-        "127.0.0.1",
-        0,
-        _remember_body(app),
-        threaded=True,
-        request_handler=_ClosingRequestHandler,
-    )
+    server = make_server("127.0.0.1", 0, app, threaded=True)
     url = f"http://127.0.0.1:{server.server_port}"
     # Links in messages must point at this server; set before the first request.
     app.config["PASSWORDLESS_BASE_URL"] = url

@@ -24,7 +24,7 @@ class Inbox:
         return "250 OK"
 
     def wait_for(self, count: int, timeout: float = 5.0) -> list[Message]:
-        """Wait (bounded) for mail to arrive: delivery happens after the response."""
+        """Wait (bounded) for mail to arrive: delivery happens in the background."""
         deadline = time.monotonic() + timeout
         while len(self.messages) < count and time.monotonic() < deadline:
             time.sleep(0.01)
@@ -92,7 +92,7 @@ def test_smtp_down_after_response_is_logged_not_a_500(make_app, caplog):
 
 
 def test_smtp_down_while_sending_inline_shows_a_clear_page(make_app):
-    app = _mail_app(make_app, _free_port(), PASSWORDLESS_SEND_AFTER_RESPONSE=False)
+    app = _mail_app(make_app, _free_port(), PASSWORDLESS_SEND_IN_BACKGROUND=False)
     add_user(app, "alice@example.com")
     response = request_login(app.test_client(), "alice@example.com")
     assert response.status_code == 503
