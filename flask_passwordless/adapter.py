@@ -33,6 +33,29 @@ class UserAdapter:
             sa.select(self.model).where(self.model.email == email)
         ).scalar_one_or_none()
 
+    def find_by_phone(self, phone_number: str) -> Any | None:
+        """The user whose *verified* number this is (unverified numbers sign nobody in)."""
+        return self.db.session.execute(
+            sa.select(self.model).where(
+                self.model.phone_number == phone_number,
+                self.model.phone_verified_at.is_not(None),
+            )
+        ).scalar_one_or_none()
+
+    def phone_of(self, user: Any) -> str | None:
+        return user.phone_number if user.phone_verified_at is not None else None
+
+    def set_phone(self, user: Any, phone_number: str | None, verified_at: Any = None) -> bool:
+        """Save a verified number (or remove it); False if another account holds it."""
+        user.phone_number = phone_number
+        user.phone_verified_at = verified_at if phone_number else None
+        try:
+            self.db.session.commit()
+        except sa.exc.IntegrityError:
+            self.db.session.rollback()
+            return False
+        return True
+
     def create_user(self, email: str) -> Any:
         """Create an account for a verified email address."""
         user = self.model(email=email, auth_id=new_auth_id())

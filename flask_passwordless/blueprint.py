@@ -10,10 +10,10 @@ from flask_wtf.csrf import CSRFError
 
 from . import pages
 from .errors import PasswordlessError
-from .flows import email_login, sign_out
+from .flows import account_phone, code, email_login, sign_out, sms_login
 from .limits import Limits
 
-FLOWS = (email_login, sign_out)
+FLOWS = (email_login, sms_login, code, account_phone, sign_out)
 
 
 def asset_dir(name: str) -> str:

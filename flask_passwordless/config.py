@@ -45,6 +45,35 @@ SETTINGS: dict[str, tuple[Any, str]] = {
         "flask_mail, console, memory, or a callable taking a passwordless Message.",
     ),
     "MAIL_SENDER": (None, "From address; defaults to MAIL_DEFAULT_SENDER."),
+    "SMS_ENABLED": (
+        False,
+        "Offer sign-in by SMS code and the phone number page (needs an SMS backend).",
+    ),
+    "SMS_BACKEND": (
+        "twilio",
+        "twilio, console, memory, or a callable taking a passwordless Message.",
+    ),
+    "TWILIO_ACCOUNT_SID": (None, "Twilio account SID (AC...)."),
+    "TWILIO_AUTH_TOKEN": (None, "Twilio auth token."),
+    "TWILIO_FROM": (None, "Sender number in E.164, unless a messaging service is set."),
+    "TWILIO_MESSAGING_SERVICE_SID": (
+        None,
+        "Twilio messaging service (MG...), used instead of FROM.",
+    ),
+    "TWILIO_BASE_URL": (
+        "https://api.twilio.com",
+        "Twilio API origin; point it at a Twilio-compatible server in tests or staging.",
+    ),
+    "TWILIO_TIMEOUT": (10, "Seconds to wait for Twilio before giving up."),
+    "PHONE_DEFAULT_REGION": ("US", "Region assumed for numbers typed without a + prefix."),
+    "PHONE_ALLOWED_REGIONS": (
+        None,
+        "Regions (ISO codes) that may receive SMS; None means only PHONE_DEFAULT_REGION.",
+    ),
+    "REAUTH_WITHIN": (
+        600,
+        "Seconds since sign-in within which sensitive account pages open without signing in again.",
+    ),
     "SEND_IN_BACKGROUND": (
         True,
         "Deliver messages on a background thread, so timing reveals nothing "

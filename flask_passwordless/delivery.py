@@ -12,12 +12,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
+from urllib.parse import urlsplit
 
 import click
 from flask import Flask, current_app, url_for
 
 from .config import setting
 from .errors import DeliveryFailed
+from .sms import send_with_twilio
 
 log = logging.getLogger("flask_passwordless")
 
@@ -66,10 +68,25 @@ def render_email(template: str, to: str, **context: Any) -> Message:
     return Message("email", template, to, subject, str(text).strip() + "\n", html)
 
 
-def send(message: Message) -> None:
-    """Deliver in the background (the default), or now."""
+def origin_host() -> str:
+    """The host of the site's own origin, for the SMS autofill line ``@host #code``."""
+    return urlsplit(external_url("passwordless.login")).hostname or ""
+
+
+def render_sms(template: str, to: str, **context: Any) -> Message:
+    """Render ``passwordless/sms/<template>.txt``: short, ending ``@host #code``."""
+    context = {"site_name": site_name(), "host": origin_host(), **context}
+    current_app.update_template_context(context)
+    text = current_app.jinja_env.get_template(f"passwordless/sms/{template}.txt").render(context)
+    return Message("sms", template, to, "", text.strip())
+
+
+def send(message: Message, *, background: bool | None = None) -> None:
+    """Deliver in the background (the default), or now when the page must show failures."""
     app = current_app._get_current_object()  # type: ignore[attr-defined]
-    if setting("SEND_IN_BACKGROUND"):
+    if background is None:
+        background = setting("SEND_IN_BACKGROUND")
+    if background:
         app.extensions["passwordless"].dispatcher.submit(
             partial(_deliver, app, message, deferred=True)
         )
@@ -83,11 +100,16 @@ def _deliver(app: Flask, message: Message, *, deferred: bool) -> None:
         try:
             backend(message)
         except Exception as exc:  # the delivery boundary: any backend failure
-            log.exception(
-                "passwordless: %s delivery of %r failed", message.channel, message.template
+            failure = exc if isinstance(exc, DeliveryFailed) else DeliveryFailed(detail=repr(exc))
+            log.error(
+                "passwordless: %s delivery of %r failed: %s",
+                message.channel,
+                message.template,
+                failure.detail,
+                exc_info=not isinstance(exc, DeliveryFailed),
             )
             if not deferred:
-                raise DeliveryFailed() from exc
+                raise failure from exc
 
 
 def _backend(channel: str) -> Callable[[Message], None]:
@@ -98,6 +120,7 @@ def _backend(channel: str) -> Callable[[Message], None]:
         "memory": _to_memory,
         "console": _to_console,
         "flask_mail": _to_flask_mail,
+        "twilio": send_with_twilio,
     }
     if name not in backends:
         raise RuntimeError(f"Unknown passwordless {channel} backend {name!r}")
@@ -110,9 +133,10 @@ def _to_memory(message: Message) -> None:
 
 def _to_console(message: Message) -> None:
     rule = "-" * 72
-    click.echo(f"{rule}\n{message.channel.upper()} to {message.to}: {message.subject}\n")
-    click.echo(message.text)
-    click.echo(rule)
+    heading = f"{message.channel.upper()} to {message.to}"
+    if message.subject:
+        heading += f": {message.subject}"
+    click.echo(f"{rule}\n{heading}\n\n{message.text.rstrip()}\n{rule}")
 
 
 def _to_flask_mail(message: Message) -> None:

@@ -49,8 +49,12 @@ class FormExpired(PasswordlessError):
 
 
 class DeliveryFailed(PasswordlessError):
-    """The mail or SMS backend refused the message."""
+    """The mail or SMS backend refused the message; ``detail`` is for the log only."""
 
     status = 503
     title = "We could not send the message"
     message = "Sending failed on our side. Please try again in a few minutes."
+
+    def __init__(self, message: str | None = None, detail: str = "") -> None:
+        super().__init__(message)
+        self.detail = detail

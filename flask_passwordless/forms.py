@@ -6,10 +6,11 @@ from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
 from flask_wtf import FlaskForm
-from wtforms import EmailField, HiddenField, StringField
+from wtforms import EmailField, HiddenField, StringField, TelField
 from wtforms.validators import InputRequired, Length, ValidationError
 
 from .config import setting
+from .phone import PhoneRefused, normalise_phone
 
 
 def normalise_email(value: str) -> str:
@@ -49,6 +50,25 @@ class EmailForm(FlaskForm):
             self.normalised_email = normalise_email(field.data)
         except EmailNotValidError as exc:
             raise ValidationError(f"That email address is not valid: {exc}") from None
+
+
+class PhoneForm(FlaskForm):
+    phone = TelField(
+        "Phone number",
+        validators=[
+            InputRequired("Enter your phone number."),
+            Length(max=40, message="That is too long for a phone number."),
+        ],
+        filters=[_strip],
+        render_kw={"autocomplete": "tel", "inputmode": "tel"},
+    )
+    next = HiddenField()
+
+    def validate_phone(self, field: Any) -> None:
+        try:
+            self.e164 = normalise_phone(field.data)
+        except PhoneRefused as refused:
+            raise ValidationError(refused.message) from None
 
 
 class CodeForm(FlaskForm):

@@ -14,6 +14,7 @@ from flask import request
 from flask_limiter import Limiter
 
 from .config import setting
+from .phone import PhoneRefused, normalise_phone
 
 
 def client_ip() -> str:
@@ -23,6 +24,15 @@ def client_ip() -> str:
 def _email_key() -> str:
     raw = request.form.get("email", "")
     return "email:" + " ".join(raw.split()).lower()[:320]
+
+
+def _phone_key() -> str:
+    """E.164 when it parses, so "(415) 555-2671" and "+14155552671" share a budget."""
+    raw = request.form.get("phone", "")
+    try:
+        return "phone:" + normalise_phone(raw)
+    except PhoneRefused:
+        return "phone:" + "".join(ch for ch in raw if ch.isdigit())[:20]
 
 
 def _disabled() -> bool:
@@ -37,7 +47,7 @@ class Limits:
 
     def sends(self, channel: str) -> Callable[[Any], Any]:
         """Per-IP and per-identifier limits on POSTs that send a message."""
-        identifier_key = {"email": _email_key}[channel]
+        identifier_key = {"email": _email_key, "phone": _phone_key}[channel]
         per_ip = self.limiter.shared_limit(
             lambda: setting("LIMIT_SEND_PER_IP"),
             scope="passwordless-send-ip",

@@ -11,7 +11,7 @@ from flask_wtf.csrf import CSRFError
 
 from .delivery import site_name
 from .errors import FormExpired, PasswordlessError
-from .signals import rate_limited
+from .signals import emit, rate_limited
 
 
 def render_page(name: str, status: int = 200, **context: Any) -> Any:
@@ -47,8 +47,7 @@ def handle_rate_limited(error: Any) -> Any:
     limiter = current_app.extensions["passwordless"].limiter
     current = limiter.current_limit
     wait = max(1, math.ceil(current.reset_at - time.time())) if current else 60
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
-    rate_limited.send(app, limit=str(getattr(error, "limit", "")), endpoint=request.endpoint)
+    emit(rate_limited, limit=str(getattr(error, "limit", "")), endpoint=request.endpoint)
     response = render_page("rate_limited.html", 429, retry_after=wait)
     response.headers["Retry-After"] = str(wait)
     return response

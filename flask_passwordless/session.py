@@ -13,7 +13,7 @@ from flask_login import current_user, login_user, logout_user
 
 from . import clock
 from .config import setting
-from .signals import user_logged_in
+from .signals import emit, user_logged_in
 
 AUTH_RECORD = "_passwordless_auth"
 PENDING = "_passwordless_pending"
@@ -26,8 +26,7 @@ def sign_in(user: Any, method: str) -> None:
     session.clear()
     login_user(user, fresh=True)
     session[AUTH_RECORD] = {"methods": [method], "at": clock.timestamp()}
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
-    user_logged_in.send(app, user=user, method=method)
+    emit(user_logged_in, user=user, method=method)
 
 
 def sign_out() -> None:
@@ -39,6 +38,18 @@ def sign_out_everywhere(user: Any) -> None:
     """Rotate the user's auth_id, so every other session stops matching."""
     current_app.extensions["passwordless"].adapter.rotate_auth_id(user)
     sign_out()
+
+
+def expect_code(secret_id: int, purpose: str, sent_to: str) -> None:
+    """Remember, in this browser only, which secret a typed code is checked against."""
+    session[PENDING] = {"id": secret_id, "purpose": purpose, "to": sent_to}
+
+
+def pending_code(*purposes: str) -> dict[str, Any] | None:
+    pending = session.get(PENDING)
+    if isinstance(pending, dict) and pending.get("purpose") in purposes:
+        return pending
+    return None
 
 
 def auth_record() -> dict[str, Any] | None:
@@ -64,6 +75,11 @@ def safe_next(target: Any) -> str | None:
     return target
 
 
+def recently_signed_in() -> timedelta:
+    """PASSWORDLESS_REAUTH_WITHIN as a timedelta, for ``auth_required(within=...)``."""
+    return timedelta(seconds=setting("REAUTH_WITHIN"))
+
+
 def redirect_after_login(next_url: str | None) -> Any:
     return redirect(safe_next(next_url) or setting("POST_LOGIN_URL"))
 
@@ -72,14 +88,15 @@ def auth_required(
     fn: F | None = None,
     *,
     methods: list[str] | tuple[str, ...] | None = None,
-    within: timedelta | None = None,
+    within: timedelta | Callable[[], timedelta] | None = None,
 ) -> Any:
     """Protect a view: signed in, and optionally recently or by given methods.
 
     Bare ``@auth_required`` is Flask-Login's ``login_required``. With
     ``within`` the last sign-in must be that recent; with ``methods`` the
     session must have proved one of them. Otherwise the user signs in again
-    and comes back here.
+    and comes back here. ``within`` may be a callable, read per request (for
+    limits that live in config).
     """
 
     def decorate(view: F) -> F:
@@ -98,8 +115,10 @@ def auth_required(
     return decorate(fn) if fn is not None else decorate
 
 
-def _record_satisfies(methods: Any, within: timedelta | None) -> bool:
+def _record_satisfies(methods: Any, within: Any) -> bool:
     record = auth_record()
+    if callable(within):
+        within = within()
     if methods is None and within is None:
         return True
     if record is None:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from blinker import Namespace
+from flask import current_app
 
 _signals = Namespace()
 
@@ -28,3 +31,8 @@ device_revoked = _signals.signal("device-revoked")
 phone_verified = _signals.signal("phone-verified")
 #: A rate limit was hit (``limit``, ``endpoint``).
 rate_limited = _signals.signal("rate-limited")
+
+
+def emit(signal: Any, **data: Any) -> None:
+    """Send ``signal`` with the current app as sender, as Flask's own signals do."""
+    signal.send(current_app._get_current_object(), **data)  # type: ignore[attr-defined]

@@ -198,6 +198,17 @@ class Secrets:
         self.db.session.commit()
         return result.rowcount == 1
 
+    def discard(self, secret_id: int) -> None:
+        """Retire a row whose message could not be sent, so nothing is left half-done."""
+        Secret = self.Secret
+        self.db.session.execute(
+            sa.update(Secret)
+            .where(Secret.id == secret_id, Secret.consumed_at.is_(None))
+            .values(consumed_at=clock.now())
+            .execution_options(synchronize_session=False)
+        )
+        self.db.session.commit()
+
     def cleanup(self, batch_size: int = 1000) -> int:
         """Delete used and expired rows in short batches; returns how many went."""
         Secret, session, total = self.Secret, self.db.session, 0

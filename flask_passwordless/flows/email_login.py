@@ -10,16 +10,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, current_app, flash, redirect, request, session, url_for
+from flask import Blueprint, current_app, redirect, request, url_for
 
 from .. import signals
 from ..config import setting
 from ..delivery import external_url, render_email, send
-from ..errors import CodeWrong, FormExpired, SecretInvalid
-from ..forms import CodeForm, EmailForm, LinkForm
+from ..errors import FormExpired, SecretInvalid
+from ..forms import EmailForm, LinkForm
 from ..limits import Limits
 from ..pages import render_page
-from ..session import PENDING, redirect_after_login, safe_next, sign_in
+from ..session import expect_code, redirect_after_login, safe_next, sign_in
+from ..signals import emit
 from ..tokens import Redeemed
 
 PURPOSE = "login"
@@ -27,7 +28,6 @@ PURPOSE = "login"
 
 def register(bp: Blueprint, limits: Limits) -> None:
     bp.add_url_rule("/login", view_func=limits.sends("email")(login), methods=["GET", "POST"])
-    bp.add_url_rule("/login/code", view_func=limits.checks(login_code), methods=["GET", "POST"])
     bp.add_url_rule("/login/link", view_func=limits.checks(login_link), methods=["GET"])
     bp.add_url_rule(
         "/login/link",
@@ -55,7 +55,7 @@ def start(email: str, next_url: str | None) -> None:
     state = current_app.extensions["passwordless"]
     user = state.adapter.find_by_email(email)
     issued = state.secrets.issue(PURPOSE, email, next_url=next_url)
-    session[PENDING] = {"id": issued.id, "purpose": PURPOSE, "to": email}
+    expect_code(issued.id, PURPOSE, email)
     if user is None and not setting("REGISTER_UNKNOWN"):
         if setting("EMAIL_UNKNOWN_ACCOUNTS"):
             send(render_email("unknown_account", email, login_url=external_url(".login")))
@@ -64,33 +64,8 @@ def start(email: str, next_url: str | None) -> None:
     link = external_url(".login_link", token=issued.token)
     minutes = setting("TOKEN_MAX_AGE") // 60
     send(render_email(template, email, link=link, code=issued.code, minutes=minutes))
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
-    signals.login_link_sent.send(app, user=user, email=email)
-    signals.code_sent.send(app, channel="email", identifier=email)
-
-
-def login_code() -> Any:
-    """Type the code from the message, in the browser that asked for it."""
-    pending = session.get(PENDING)
-    if not isinstance(pending, dict) or pending.get("purpose") != PURPOSE:
-        flash("Enter your email address to get a code.", "info")
-        return redirect(url_for(".login"))
-    form = CodeForm()
-    if form.validate_on_submit():
-        try:
-            redeemed = current_app.extensions["passwordless"].secrets.redeem_code(
-                pending.get("id"), form.code.data, PURPOSE
-            )
-        except CodeWrong as wrong:
-            _failed(pending.get("to"), "wrong-code")
-            form.code.errors = [wrong.message]
-        except SecretInvalid:
-            session.pop(PENDING, None)
-            _failed(pending.get("to"), "dead-code")
-            raise
-        else:
-            return finish(redeemed)
-    return render_page("code.html", form=form, sent_to=pending.get("to"))
+    emit(signals.login_link_sent, user=user, email=email)
+    emit(signals.code_sent, channel="email", identifier=email)
 
 
 def login_link() -> Any:
@@ -99,7 +74,7 @@ def login_link() -> Any:
     try:
         current_app.extensions["passwordless"].secrets.check_link(token, PURPOSE)
     except SecretInvalid:
-        _failed(None, "dead-link")
+        emit(signals.login_failed, identifier=None, reason="dead-link")
         raise
     return render_page("link_confirm.html", form=LinkForm(token=token))
 
@@ -114,7 +89,7 @@ def login_link_confirm() -> Any:
             form.token.data, PURPOSE
         )
     except SecretInvalid:
-        _failed(None, "dead-link")
+        emit(signals.login_failed, identifier=None, reason="dead-link")
         raise
     return finish(redeemed)
 
@@ -126,15 +101,9 @@ def finish(redeemed: Redeemed) -> Any:
     user = state.adapter.find_by_email(email)
     if user is None:
         if not setting("REGISTER_UNKNOWN"):
-            _failed(email, "no-account")
+            emit(signals.login_failed, identifier=email, reason="no-account")
             raise SecretInvalid()
         user = state.adapter.create_user(email)
-        app = current_app._get_current_object()  # type: ignore[attr-defined]
-        signals.user_registered.send(app, user=user)
+        emit(signals.user_registered, user=user)
     sign_in(user, "email")
     return redirect_after_login(redeemed.next_url)
-
-
-def _failed(identifier: str | None, reason: str) -> None:
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
-    signals.login_failed.send(app, identifier=identifier, reason=reason)

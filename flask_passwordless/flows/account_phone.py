@@ -1,0 +1,142 @@
+"""Add, change or remove the account's phone number.
+
+A number is saved only after a code sent to it comes back, and the account's
+email hears about every change. Sending happens inside the request here, so
+that Twilio's "not a mobile number" reaches the person who typed it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, current_app, flash, redirect, session, url_for
+from flask_login import current_user
+
+from .. import clock, signals
+from ..config import setting
+from ..delivery import render_email, render_sms, send
+from ..errors import DeliveryFailed, FormExpired
+from ..forms import ActionForm, CodeForm, PhoneForm
+from ..limits import Limits
+from ..pages import render_page
+from ..phone import display_phone, masked_phone
+from ..session import PENDING, auth_required, expect_code, pending_code, recently_signed_in
+from ..signals import emit
+from .code import check_code
+from .sms_login import sms_enabled
+
+PURPOSE = "phone"
+_recent = auth_required(within=recently_signed_in)
+
+
+def recent(view: Any) -> Any:
+    return sms_enabled(_recent(view))
+
+
+def register(bp: Blueprint, limits: Limits) -> None:
+    bp.add_url_rule(
+        "/account/phone",
+        view_func=recent(limits.sends("phone")(account_phone)),
+        methods=["GET", "POST"],
+    )
+    bp.add_url_rule(
+        "/account/phone/verify",
+        view_func=recent(limits.checks(verify_phone)),
+        methods=["GET", "POST"],
+    )
+    bp.add_url_rule("/account/phone/remove", view_func=recent(remove_phone), methods=["POST"])
+
+
+def _state() -> Any:
+    return current_app.extensions["passwordless"]
+
+
+def account_phone() -> Any:
+    """Show the number, and text a code to a new one."""
+    user = current_user._get_current_object()
+    form = PhoneForm()
+    if form.validate_on_submit():
+        owner = _state().adapter.find_by_phone(form.e164)
+        if owner is not None:
+            mine = owner.get_id() == user.get_id()
+            form.phone.errors = [
+                "That is already your number."
+                if mine
+                else "That number belongs to another account."
+            ]
+        elif _send_code(form.e164, form):
+            return redirect(url_for(".verify_phone"))
+    current = _state().adapter.phone_of(user)
+    return render_page(
+        "account_phone.html",
+        form=form,
+        remove_form=ActionForm(),
+        current=display_phone(current) if current else None,
+    )
+
+
+def _send_code(phone_number: str, form: PhoneForm) -> bool:
+    issued = _state().secrets.issue(PURPOSE, phone_number, link=False)
+    minutes = setting("TOKEN_MAX_AGE") // 60
+    try:
+        send(
+            render_sms("verify", phone_number, code=issued.code, minutes=minutes), background=False
+        )
+    except DeliveryFailed as failed:
+        _state().secrets.discard(issued.id)
+        form.phone.errors = [failed.message]
+        return False
+    expect_code(issued.id, PURPOSE, display_phone(phone_number))
+    emit(signals.code_sent, channel="sms", identifier=phone_number)
+    return True
+
+
+def verify_phone() -> Any:
+    """Type the code the new number received; only then is it saved."""
+    pending = pending_code(PURPOSE)
+    if pending is None:
+        return redirect(url_for(".account_phone"))
+    form = CodeForm()
+    if form.validate_on_submit():
+        redeemed = check_code(form, pending)
+        if redeemed is not None:
+            return _save(redeemed.identifier)
+    return render_page(
+        "code.html",
+        form=form,
+        sent_to=pending["to"],
+        channel="sms",
+        action=url_for(".verify_phone"),
+    )
+
+
+def _save(phone_number: str) -> Any:
+    user = current_user._get_current_object()
+    _forget_pending()
+    if not _state().adapter.set_phone(user, phone_number, clock.now()):
+        flash("That number belongs to another account.", "error")
+        return redirect(url_for(".account_phone"))
+    _tell_owner(user, f"changed to {masked_phone(phone_number)}")
+    emit(signals.phone_verified, user=user, phone_number=phone_number)
+    flash(f"Your phone number {display_phone(phone_number)} is verified.", "success")
+    return redirect(url_for(".account_phone"))
+
+
+def remove_phone() -> Any:
+    if not ActionForm().validate_on_submit():
+        raise FormExpired()
+    user = current_user._get_current_object()
+    if _state().adapter.phone_of(user):
+        _state().adapter.set_phone(user, None)
+        _tell_owner(user, "removed")
+        flash("Your phone number was removed.", "success")
+    return redirect(url_for(".account_phone"))
+
+
+def _tell_owner(user: Any, change: str) -> None:
+    email = _state().adapter.email_of(user)
+    send(render_email("phone_changed", email, change=change))
+
+
+def _forget_pending() -> None:
+    session.pop(PENDING, None)

@@ -1,0 +1,60 @@
+"""Type a one-time code, from an email or a text, in the browser that asked for it.
+
+The flow that sent the code recorded which secret it belongs to in this
+browser's session (``expect_code``); that flow's ``finish`` signs the user in.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, current_app, flash, redirect, session, url_for
+
+from .. import signals
+from ..errors import CodeWrong, SecretInvalid
+from ..forms import CodeForm
+from ..limits import Limits
+from ..pages import render_page
+from ..session import PENDING, pending_code
+from ..signals import emit
+from ..tokens import Redeemed
+from . import email_login, sms_login
+
+FINISH = {email_login.PURPOSE: email_login.finish, sms_login.PURPOSE: sms_login.finish}
+
+
+def register(bp: Blueprint, limits: Limits) -> None:
+    bp.add_url_rule("/login/code", view_func=limits.checks(login_code), methods=["GET", "POST"])
+
+
+def login_code() -> Any:
+    pending = pending_code(*FINISH)
+    if pending is None:
+        flash("Enter your email address to get a code.", "info")
+        return redirect(url_for(".login"))
+    form = CodeForm()
+    if form.validate_on_submit():
+        redeemed = check_code(form, pending)
+        if redeemed is not None:
+            return FINISH[redeemed.purpose](redeemed)
+    channel = "sms" if pending["purpose"] == sms_login.PURPOSE else "email"
+    return render_page("code.html", form=form, sent_to=pending.get("to"), channel=channel)
+
+
+def check_code(form: CodeForm, pending: dict[str, Any]) -> Redeemed | None:
+    """Use the pending secret if the code is right; a wrong one becomes a field error.
+
+    A dead secret ends the wait for a code and raises, for the error page.
+    """
+    try:
+        return current_app.extensions["passwordless"].secrets.redeem_code(
+            pending.get("id"), form.code.data, pending["purpose"]
+        )
+    except CodeWrong as wrong:
+        emit(signals.login_failed, identifier=pending.get("to"), reason="wrong-code")
+        form.code.errors = [wrong.message]
+        return None
+    except SecretInvalid:
+        session.pop(PENDING, None)
+        emit(signals.login_failed, identifier=pending.get("to"), reason="dead-code")
+        raise

@@ -1,0 +1,78 @@
+"""Sign in with a code sent by SMS to a phone number the user verified earlier.
+
+Every number that passes the phone policy gets a row and the same answer;
+only a number verified by an account gets a text. Unknown numbers get
+nothing, ever: an SMS costs money and can be abused.
+"""
+
+from __future__ import annotations
+
+from functools import wraps
+from typing import Any
+
+from flask import Blueprint, abort, current_app, redirect, request, url_for
+
+from .. import signals
+from ..config import setting
+from ..delivery import render_sms, send
+from ..errors import SecretInvalid
+from ..forms import PhoneForm
+from ..limits import Limits
+from ..pages import render_page
+from ..phone import display_phone
+from ..session import expect_code, redirect_after_login, safe_next, sign_in
+from ..signals import emit
+from ..tokens import Redeemed
+
+PURPOSE = "sms"
+
+
+def register(bp: Blueprint, limits: Limits) -> None:
+    bp.add_url_rule(
+        "/login/sms",
+        view_func=sms_enabled(limits.sends("phone")(login_sms)),
+        methods=["GET", "POST"],
+    )
+
+
+def sms_enabled(view: Any) -> Any:
+    """SMS pages exist only when the host turned SMS on (PASSWORDLESS_SMS_ENABLED)."""
+
+    @wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if not setting("SMS_ENABLED"):
+            abort(404)
+        return view(*args, **kwargs)
+
+    return wrapper
+
+
+def login_sms() -> Any:
+    """Ask for a phone number, text it a code, go to the code page."""
+    form = PhoneForm(next=request.args.get("next", ""))
+    if form.validate_on_submit():
+        start(form.e164, safe_next(form.next.data))
+        return redirect(url_for(".login_code"))
+    return render_page("sms_login.html", form=form)
+
+
+def start(phone_number: str, next_url: str | None) -> None:
+    state = current_app.extensions["passwordless"]
+    user = state.adapter.find_by_phone(phone_number)
+    issued = state.secrets.issue(PURPOSE, phone_number, link=False, next_url=next_url)
+    expect_code(issued.id, PURPOSE, display_phone(phone_number))
+    if user is None:
+        return
+    minutes = setting("TOKEN_MAX_AGE") // 60
+    send(render_sms("login", phone_number, code=issued.code, minutes=minutes))
+    emit(signals.code_sent, channel="sms", identifier=phone_number)
+
+
+def finish(redeemed: Redeemed) -> Any:
+    """Sign in the account whose verified number received the code."""
+    user = current_app.extensions["passwordless"].adapter.find_by_phone(redeemed.identifier)
+    if user is None:
+        emit(signals.login_failed, identifier=redeemed.identifier, reason="no-account")
+        raise SecretInvalid()
+    sign_in(user, "sms")
+    return redirect_after_login(redeemed.next_url)

@@ -1,0 +1,58 @@
+"""Phone numbers: parse what people type, normalise to E.164, apply the SMS policy.
+
+The policy exists to stop SMS pumping: only mobile numbers, only in allowed
+regions, never premium-rate or shared-cost, checked before anything is sent.
+"""
+
+from __future__ import annotations
+
+import phonenumbers
+from phonenumbers import NumberParseException, PhoneNumberType
+
+from .config import setting
+from .errors import PasswordlessError
+
+#: Types that can receive an SMS. FIXED_LINE_OR_MOBILE covers countries
+#: (such as the US) where the two share number ranges.
+SMS_TYPES = {PhoneNumberType.MOBILE, PhoneNumberType.FIXED_LINE_OR_MOBILE}
+
+
+class PhoneRefused(PasswordlessError):
+    """A number that cannot be parsed or may not receive our SMS."""
+
+    title = "That phone number cannot be used"
+
+
+def allowed_regions() -> set[str]:
+    """PASSWORDLESS_PHONE_ALLOWED_REGIONS, or only the default region when unset."""
+    regions = setting("PHONE_ALLOWED_REGIONS") or [setting("PHONE_DEFAULT_REGION")]
+    return {region.upper() for region in regions}
+
+
+def normalise_phone(text: str) -> str:
+    """E.164 form of ``text``, or PhoneRefused with a message for the form."""
+    if not isinstance(text, str) or not text.strip() or len(text) > 40:
+        raise PhoneRefused("Enter a phone number, like +1 415 555 2671.")
+    try:
+        number = phonenumbers.parse(text, setting("PHONE_DEFAULT_REGION"))
+    except NumberParseException:
+        raise PhoneRefused("That does not look like a phone number.") from None
+    if not phonenumbers.is_valid_number(number):
+        raise PhoneRefused("That phone number is not valid. Check the digits and country code.")
+    region = phonenumbers.region_code_for_number(number)
+    if region not in allowed_regions():
+        raise PhoneRefused("We cannot send text messages to numbers in that country.")
+    if phonenumbers.number_type(number) not in SMS_TYPES:
+        raise PhoneRefused("That number cannot receive text messages. Use a mobile number.")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def display_phone(e164: str) -> str:
+    """International format for pages: ``+44 7911 123456``."""
+    number = phonenumbers.parse(e164)
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+
+
+def masked_phone(e164: str) -> str:
+    """Enough to recognise your own number, not enough to learn someone else's."""
+    return "•" * max(0, len(e164) - 4 - 2) + e164[-4:] if len(e164) > 6 else e164

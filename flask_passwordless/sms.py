@@ -1,0 +1,63 @@
+"""SMS through Twilio's own client: one client per app, Twilio errors made readable.
+
+Only this module imports ``twilio`` (an optional extra), and only when the
+``twilio`` backend is used.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from flask import current_app
+
+from .config import setting
+from .errors import DeliveryFailed
+
+#: What a person can do about the Twilio errors they can cause.
+TWILIO_ERRORS = {
+    21211: "That phone number is not valid. Check the digits and the country code.",
+    21614: "That number cannot receive text messages. Use a mobile number.",
+    21408: "We cannot send text messages to that country.",
+    21610: "That number has asked not to receive our messages. Text START to us from "
+    "it to allow them again.",
+}
+
+_lock = threading.Lock()
+
+
+def twilio_client() -> Any:
+    """The app's Twilio client, created once and reused by every send."""
+    state = current_app.extensions["passwordless"]
+    with _lock:
+        if getattr(state, "twilio", None) is None:
+            from twilio.http.http_client import TwilioHttpClient
+            from twilio.rest import Client
+
+            client = Client(
+                setting("TWILIO_ACCOUNT_SID"),
+                setting("TWILIO_AUTH_TOKEN"),
+                http_client=TwilioHttpClient(timeout=setting("TWILIO_TIMEOUT")),
+            )
+            client.api.base_url = setting("TWILIO_BASE_URL")
+            state.twilio = client
+        return state.twilio
+
+
+def send_with_twilio(message: Any) -> None:
+    from twilio.base.exceptions import TwilioException, TwilioRestException
+
+    sender = (
+        {"messaging_service_sid": setting("TWILIO_MESSAGING_SERVICE_SID")}
+        if setting("TWILIO_MESSAGING_SERVICE_SID")
+        else {"from_": setting("TWILIO_FROM")}
+    )
+    try:
+        twilio_client().messages.create(to=message.to, body=message.text, **sender)
+    except TwilioRestException as exc:
+        raise DeliveryFailed(
+            TWILIO_ERRORS.get(exc.code, DeliveryFailed.message),
+            detail=f"Twilio error {exc.code} (HTTP {exc.status})",
+        ) from exc
+    except (TwilioException, OSError) as exc:
+        raise DeliveryFailed(detail=f"Twilio unreachable: {type(exc).__name__}") from exc
