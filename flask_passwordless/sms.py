@@ -23,6 +23,7 @@ TWILIO_ERRORS = {
     "it to allow them again.",
 }
 
+TWILIO_API = "https://api.twilio.com"
 _lock = threading.Lock()
 
 
@@ -40,6 +41,9 @@ def twilio_client() -> Any:
                 http_client=TwilioHttpClient(timeout=setting("TWILIO_TIMEOUT")),
             )
             client.api.base_url = setting("TWILIO_BASE_URL")
+            if setting("TWILIO_BASE_URL") != TWILIO_API:
+                # TWILIO_EDGE / TWILIO_REGION would rewrite the host of a custom URL.
+                client.edge = client.region = None
             state.twilio = client
         return state.twilio
 
