@@ -10,7 +10,7 @@ from wtforms import EmailField, HiddenField, StringField, TelField
 from wtforms.validators import InputRequired, Length, ValidationError
 
 from .config import setting
-from .phone import PhoneRefused, normalise_phone
+from .phone import PhoneRefused, normalise_phone, parse_phone
 
 
 def normalise_email(value: str) -> str:
@@ -53,6 +53,8 @@ class EmailForm(FlaskForm):
 
 
 class PhoneForm(FlaskForm):
+    """A number to verify: it must pass the whole SMS policy, and the page says why not."""
+
     phone = TelField(
         "Phone number",
         validators=[
@@ -66,9 +68,18 @@ class PhoneForm(FlaskForm):
 
     def validate_phone(self, field: Any) -> None:
         try:
-            self.e164 = normalise_phone(field.data)
+            self.e164 = self.normalise(field.data)
         except PhoneRefused as refused:
             raise ValidationError(refused.message) from None
+
+    normalise = staticmethod(normalise_phone)
+
+
+class SignInPhoneForm(PhoneForm):
+    """A number to sign in with: only a malformed number gets a message. Whether
+    we may text it is, like whether it has an account, not for the page to say."""
+
+    normalise = staticmethod(parse_phone)
 
 
 class CodeForm(FlaskForm):

@@ -14,7 +14,7 @@ from flask import request
 from flask_limiter import Limiter
 
 from .config import setting
-from .phone import PhoneRefused, normalise_phone
+from .phone import PhoneRefused, parse_phone
 
 
 def client_ip() -> str:
@@ -30,7 +30,7 @@ def _phone_key() -> str:
     """E.164 when it parses, so "(415) 555-2671" and "+14155552671" share a budget."""
     raw = request.form.get("phone", "")
     try:
-        return "phone:" + normalise_phone(raw)
+        return "phone:" + parse_phone(raw)
     except PhoneRefused:
         return "phone:" + "".join(ch for ch in raw if ch.isdigit())[:20]
 

@@ -29,8 +29,8 @@ def allowed_regions() -> set[str]:
     return {region.upper() for region in regions}
 
 
-def normalise_phone(text: str) -> str:
-    """E.164 form of ``text``, or PhoneRefused with a message for the form."""
+def parse_phone(text: str) -> str:
+    """E.164 form of any valid number, or PhoneRefused with a message for the form."""
     if not isinstance(text, str) or not text.strip() or len(text) > 40:
         raise PhoneRefused("Enter a phone number, like +1 415 555 2671.")
     try:
@@ -39,12 +39,31 @@ def normalise_phone(text: str) -> str:
         raise PhoneRefused("That does not look like a phone number.") from None
     if not phonenumbers.is_valid_number(number):
         raise PhoneRefused("That phone number is not valid. Check the digits and country code.")
-    region = phonenumbers.region_code_for_number(number)
-    if region not in allowed_regions():
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def check_sms_policy(e164: str) -> None:
+    """Raise PhoneRefused unless we may text this number (region, then type)."""
+    number = phonenumbers.parse(e164)
+    if phonenumbers.region_code_for_number(number) not in allowed_regions():
         raise PhoneRefused("We cannot send text messages to numbers in that country.")
     if phonenumbers.number_type(number) not in SMS_TYPES:
         raise PhoneRefused("That number cannot receive text messages. Use a mobile number.")
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def may_text(e164: str) -> bool:
+    try:
+        check_sms_policy(e164)
+    except PhoneRefused:
+        return False
+    return True
+
+
+def normalise_phone(text: str) -> str:
+    """E.164 of a number we may text, or PhoneRefused saying why not."""
+    e164 = parse_phone(text)
+    check_sms_policy(e164)
+    return e164
 
 
 def display_phone(e164: str) -> str:

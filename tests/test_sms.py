@@ -111,18 +111,53 @@ def test_sms_code_expires(app, client, alice, clock):
         ("", "Enter your phone number."),
         ("hello", "does not look like a phone number"),
         ("+1 415 555", "not valid"),
-        ("+19002345678", "cannot receive text messages"),  # premium rate
-        ("+33884012345", "cannot receive text messages"),  # shared cost
-        ("+448001234567", "cannot receive text messages"),  # toll free
-        ("+445612345678", "cannot receive text messages"),  # VoIP
-        ("+8613912345678", "that country"),  # a valid Chinese mobile, region not allowed
         ("9" * 50, "too long"),
     ],
 )
-def test_phone_policy_refuses_with_a_clear_message(app, client, typed, message):
+def test_malformed_numbers_get_a_clear_message(app, client, typed, message):
     response = ask_sms(client, typed)
     assert response.status_code == 200
     assert message in response.get_data(as_text=True)
+    assert texts(app) == []
+
+
+REFUSED = {
+    "premium rate": "+19002345678",
+    "shared cost": "+33884012345",
+    "toll free": "+448001234567",
+    "VoIP": "+445612345678",
+    "landline": "+442079460000",
+    "region not allowed": "+8613912345678",
+}
+
+
+@pytest.mark.parametrize("case", sorted(REFUSED))
+def test_numbers_we_may_not_text_never_get_one_and_look_unknown(app, case):
+    add_user(app, "dora@example.com", phone=REFUSED[case])  # even if an account holds it
+    refused, unknown = app.test_client(), app.test_client()
+    first, second = ask_sms(refused, REFUSED[case]), ask_sms(unknown, "+14155550199")
+    assert first.status_code == second.status_code == 302
+    assert first.headers["Location"] == second.headers["Location"]
+    assert texts(app) == []
+
+
+@pytest.mark.parametrize(
+    ("case", "message"),
+    [
+        ("premium rate", "cannot receive text messages"),
+        ("shared cost", "cannot receive text messages"),
+        ("toll free", "cannot receive text messages"),
+        ("VoIP", "cannot receive text messages"),
+        ("landline", "cannot receive text messages"),
+        ("region not allowed", "that country"),
+    ],
+)
+def test_phone_page_says_why_a_number_is_refused(app, client, case, message):
+    add_user(app, "carol@example.com")
+    sign_in_by_email(app, client, "carol@example.com")
+    page = add_phone(client, REFUSED[case])
+    assert page.status_code == 200
+    assert message in page.get_data(as_text=True)
     assert texts(app) == []
 
 
@@ -144,8 +179,11 @@ def test_numbers_are_normalised_to_e164(make_app, typed, region, e164):
 
 def test_only_the_default_region_when_no_regions_are_listed(make_app):
     app = make_app(PASSWORDLESS_PHONE_ALLOWED_REGIONS=None)
-    response = ask_sms(app.test_client(), "+447400123456")
-    assert "that country" in response.get_data(as_text=True)
+    add_user(app, "gb@example.com", phone="+447400123456")
+    add_user(app, "us@example.com", phone=ALICE_PHONE)
+    ask_sms(app.test_client(), "+447400123456")
+    ask_sms(app.test_client(), ALICE_PHONE)
+    assert [t.to for t in texts(app)] == [ALICE_PHONE]
 
 
 def test_sms_pages_are_absent_unless_enabled(make_app):

@@ -1,8 +1,9 @@
 """Sign in with a code sent by SMS to a phone number the user verified earlier.
 
-Every number that passes the phone policy gets a row and the same answer;
-only a number verified by an account gets a text. Unknown numbers get
-nothing, ever: an SMS costs money and can be abused.
+Every well-formed number gets a row and the same answer; only a number that
+passes the SMS policy *and* is verified by an account gets a text. Unknown,
+unverified, premium-rate or foreign numbers get nothing, ever, and the page
+does not say which case it was.
 """
 
 from __future__ import annotations
@@ -16,10 +17,10 @@ from .. import signals
 from ..config import setting
 from ..delivery import render_sms, send
 from ..errors import SecretInvalid
-from ..forms import PhoneForm
+from ..forms import SignInPhoneForm
 from ..limits import Limits
 from ..pages import render_page
-from ..phone import display_phone
+from ..phone import display_phone, may_text
 from ..session import expect_code, redirect_after_login, safe_next, sign_in
 from ..signals import emit
 from ..tokens import Redeemed
@@ -49,7 +50,7 @@ def sms_enabled(view: Any) -> Any:
 
 def login_sms() -> Any:
     """Ask for a phone number, text it a code, go to the code page."""
-    form = PhoneForm(next=request.args.get("next", ""))
+    form = SignInPhoneForm(next=request.args.get("next", ""))
     if form.validate_on_submit():
         start(form.e164, safe_next(form.next.data))
         return redirect(url_for(".login_code"))
@@ -59,6 +60,8 @@ def login_sms() -> Any:
 def start(phone_number: str, next_url: str | None) -> None:
     state = current_app.extensions["passwordless"]
     user = state.adapter.find_by_phone(phone_number)
+    if not may_text(phone_number):
+        user = None
     issued = state.secrets.issue(PURPOSE, phone_number, link=False, next_url=next_url)
     expect_code(issued.id, PURPOSE, display_phone(phone_number))
     if user is None:
