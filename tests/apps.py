@@ -52,7 +52,11 @@ def create_app(database_url: str, template_folder: str = "templates", **config) 
     @app.route("/")
     def home():
         who = current_user.email if current_user.is_authenticated else "nobody"
-        return render_template_string("<p>signed in: {{ who }}</p>", who=who)
+        return render_template_string(
+            '{% from "passwordless/macros.html" import logout_button %}'
+            "<p>signed in: {{ who }}</p>{{ logout_button() }}",
+            who=who,
+        )
 
     @app.route("/private")
     @auth_required
