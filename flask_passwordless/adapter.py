@@ -68,6 +68,31 @@ class UserAdapter:
             return self.find_by_email(email)
         return user
 
+    def key_of(self, user: Any) -> str:
+        """A stable identity for rows that belong to a user (unlike auth_id, it never rotates)."""
+        return str(sa.inspect(user).identity[0])
+
+    def get_by_key(self, key: str) -> Any | None:
+        column = sa.inspect(self.model).primary_key[0]
+        try:
+            return self.db.session.get(self.model, column.type.python_type(key))
+        except (TypeError, ValueError):
+            return None
+
+    def password_hash_of(self, user: Any) -> str | None:
+        return user.password_hash
+
+    def set_password_hash(self, user: Any, password_hash: str | None) -> None:
+        user.password_hash = password_hash
+        self.db.session.commit()
+
+    def two_factor_enabled(self, user: Any) -> bool:
+        return bool(user.two_factor_enabled)
+
+    def set_two_factor(self, user: Any, enabled: bool) -> None:
+        user.two_factor_enabled = enabled
+        self.db.session.commit()
+
     def email_of(self, user: Any) -> str:
         return user.email
 

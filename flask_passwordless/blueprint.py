@@ -10,10 +10,30 @@ from flask_wtf.csrf import CSRFError
 
 from . import pages
 from .errors import PasswordlessError
-from .flows import account_phone, code, email_login, sign_out, sms_login
+from .flows import (
+    account,
+    account_phone,
+    code,
+    email_login,
+    password,
+    reset,
+    sign_out,
+    sms_login,
+    two_factor,
+)
 from .limits import Limits
 
-FLOWS = (email_login, sms_login, code, account_phone, sign_out)
+FLOWS = (
+    email_login,
+    sms_login,
+    code,
+    password,
+    reset,
+    two_factor,
+    account_phone,
+    account,
+    sign_out,
+)
 
 
 def asset_dir(name: str) -> str:

@@ -6,12 +6,29 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
+from . import devices
+from .signals import device_revoked, emit
+
 passwordless_cli = AppGroup("passwordless", help="Manage flask-passwordless data.")
 
 
 @passwordless_cli.command("cleanup")
 @click.option("--batch-size", default=1000, show_default=True, help="Rows deleted per statement.")
 def cleanup(batch_size: int) -> None:
-    """Delete used and expired one-time secrets, in short batches."""
+    """Delete used and expired one-time secrets and dead devices, in short batches."""
     removed = current_app.extensions["passwordless"].secrets.cleanup(batch_size)
     click.echo(f"Removed {removed} used or expired secrets.")
+    click.echo(f"Removed {devices.cleanup(batch_size)} expired or revoked devices.")
+
+
+@passwordless_cli.command("revoke-devices")
+@click.argument("email")
+def revoke_devices(email: str) -> None:
+    """Forget every remembered device of the account with this EMAIL."""
+    user = current_app.extensions["passwordless"].adapter.find_by_email(email.strip().lower())
+    if user is None:
+        raise click.ClickException(f"No account with the address {email}.")
+    revoked = devices.revoke(user)
+    for device in revoked:
+        emit(device_revoked, user=user, device=device)
+    click.echo(f"Revoked {len(revoked)} devices of {email}.")

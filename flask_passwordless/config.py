@@ -28,7 +28,7 @@ SETTINGS: dict[str, tuple[Any, str]] = {
     "SITE_NAME": (None, "Name used in pages and messages; defaults to the app's name."),
     "POST_LOGIN_URL": ("/", "Where to go after sign-in when no safe next URL was given."),
     "POST_LOGOUT_URL": ("/", "Where to go after sign-out."),
-    "TOKEN_MAX_AGE": (600, "Seconds a login link and its code stay valid."),
+    "TOKEN_MAX_AGE": (600, "Seconds a sign-in link and its code (and other codes) stay valid."),
     "CODE_LENGTH": (6, "Digits in a one-time code (6 to 10)."),
     "MAX_ATTEMPTS": (5, "Wrong tries allowed per code before the link and code die."),
     "EMAIL_UNKNOWN_ACCOUNTS": (
@@ -73,6 +73,32 @@ SETTINGS: dict[str, tuple[Any, str]] = {
     "REAUTH_WITHIN": (
         600,
         "Seconds since sign-in within which sensitive account pages open without signing in again.",
+    ),
+    "PASSWORD_LOGIN": (False, "Offer sign-in with email and password (/login/password)."),
+    "PASSWORD_HASH": ("scrypt", "Werkzeug hashing method for passwords."),
+    "PASSWORD_MIN_LENGTH": (8, "Shortest password accepted."),
+    "PASSWORD_MAX_LENGTH": (128, "Longest password accepted."),
+    "RESET_MAX_AGE": (3600, "Seconds a password reset link stays valid."),
+    "RESET_SIGNS_IN": (
+        False,
+        "Sign the user in after a reset (the second factor is still asked).",
+    ),
+    "TWO_FACTOR_FOR_PASSWORDLESS": (
+        False,
+        "Ask users with two-step sign-in on for a second factor after email or SMS "
+        "sign-in too (the other channel).",
+    ),
+    "TWO_FACTOR_WITHIN": (300, "Seconds to finish the second factor after the first."),
+    "REMEMBER_DEVICE_DAYS": (30, "Days a remembered device skips the second factor."),
+    "DEVICE_COOKIE_NAME": ("passwordless_device", "Name of the remembered-device cookie."),
+    "DEVICE_COOKIE_SECURE": (
+        None,
+        "Secure flag (and __Host- prefix) for the device cookie; None follows "
+        "SESSION_COOKIE_SECURE.",
+    ),
+    "NOTIFY_NEW_DEVICE": (
+        True,
+        "Email the user after a password or SMS sign-in from a browser that is not remembered.",
     ),
     "SEND_IN_BACKGROUND": (
         True,

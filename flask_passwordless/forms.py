@@ -6,10 +6,11 @@ from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
 from flask_wtf import FlaskForm
-from wtforms import EmailField, HiddenField, StringField, TelField
+from wtforms import BooleanField, EmailField, HiddenField, PasswordField, StringField, TelField
 from wtforms.validators import InputRequired, Length, ValidationError
 
 from .config import setting
+from .passwords import PasswordRefused, check_policy
 from .phone import PhoneRefused, normalise_phone, parse_phone
 
 
@@ -101,6 +102,51 @@ class CodeForm(FlaskForm):
         length = setting("CODE_LENGTH")
         if not field.data.isascii() or not field.data.isdigit() or len(field.data) != length:
             raise ValidationError(f"The code is {length} digits.")
+
+
+class PasswordLoginForm(EmailForm):
+    password = PasswordField(
+        "Password",
+        validators=[
+            InputRequired("Enter your password."),
+            Length(max=1024, message="That is too long for a password."),
+        ],
+        render_kw={"autocomplete": "current-password"},
+    )
+
+
+class NewPasswordForm(FlaskForm):
+    """A new password, typed twice, checked against the policy."""
+
+    password = PasswordField(
+        "New password",
+        validators=[InputRequired("Choose a password."), Length(max=1024)],
+        render_kw={"autocomplete": "new-password"},
+    )
+    confirm = PasswordField(
+        "Type it again",
+        validators=[InputRequired("Type the password again.")],
+        render_kw={"autocomplete": "new-password"},
+    )
+    token = HiddenField()
+
+    def __init__(self, *args: Any, email: str | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.email = email
+
+    def validate_password(self, field: Any) -> None:
+        try:
+            check_policy(field.data, self.email)
+        except PasswordRefused as refused:
+            raise ValidationError(refused.message) from None
+
+    def validate_confirm(self, field: Any) -> None:
+        if field.data != self.password.data:
+            raise ValidationError("The two passwords are not the same.")
+
+
+class TwoFactorForm(CodeForm):
+    remember = BooleanField("Remember this device")
 
 
 class LinkForm(FlaskForm):

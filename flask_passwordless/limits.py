@@ -10,11 +10,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from flask import request
+from flask import request, session
 from flask_limiter import Limiter
 
 from .config import setting
 from .phone import PhoneRefused, parse_phone
+from .session import PARTIAL
 
 
 def client_ip() -> str:
@@ -35,6 +36,12 @@ def _phone_key() -> str:
         return "phone:" + "".join(ch for ch in raw if ch.isdigit())[:20]
 
 
+def _partial_key() -> str:
+    """The half-signed-in user, so resending second-factor codes has a budget per user."""
+    partial = session.get(PARTIAL)
+    return "user:" + str(partial.get("key") if isinstance(partial, dict) else None)
+
+
 def _disabled() -> bool:
     return not setting("LIMITER_ENABLED")
 
@@ -47,7 +54,9 @@ class Limits:
 
     def sends(self, channel: str) -> Callable[[Any], Any]:
         """Per-IP and per-identifier limits on POSTs that send a message."""
-        identifier_key = {"email": _email_key, "phone": _phone_key}[channel]
+        identifier_key = {"email": _email_key, "phone": _phone_key, "partial": _partial_key}[
+            channel
+        ]
         per_ip = self.limiter.shared_limit(
             lambda: setting("LIMIT_SEND_PER_IP"),
             scope="passwordless-send-ip",

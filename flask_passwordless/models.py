@@ -41,6 +41,7 @@ class Models:
     """The extension's mapped classes for one ``db``."""
 
     Secret: Any
+    Device: Any
 
 
 _models_by_db: dict[int, Models] = {}
@@ -50,7 +51,7 @@ def models_for(db: Any) -> Models:
     """Declare (once per ``db``) the extension's tables on the host's metadata."""
     key = id(db)
     if key not in _models_by_db:
-        _models_by_db[key] = Models(Secret=_declare_secret(db))
+        _models_by_db[key] = Models(Secret=_declare_secret(db), Device=_declare_device(db))
     return _models_by_db[key]
 
 
@@ -77,3 +78,28 @@ def _declare_secret(db: Any) -> Any:
         attempts: Mapped[int] = mapped_column(sa.Integer, default=0)
 
     return Secret
+
+
+def _declare_device(db: Any) -> Any:
+    class Device(db.Model):
+        """A browser a user marked as trusted after passing a second factor.
+
+        The browser holds a signed cookie with this row's id and a secret;
+        only the secret's HMAC is stored. Revoking the row forgets the browser,
+        whatever its cookie says. ``user_key`` is the user's primary key as text.
+        """
+
+        __tablename__ = "passwordless_device"
+
+        id: Mapped[int] = mapped_column(primary_key=True)
+        user_key: Mapped[str] = mapped_column(sa.String(64), index=True)
+        secret_hash: Mapped[str] = mapped_column(sa.String(64))
+        name: Mapped[str] = mapped_column(sa.String(80))
+        user_agent: Mapped[str] = mapped_column(sa.String(512))
+        ip: Mapped[str | None] = mapped_column(sa.String(64))
+        created_at: Mapped[datetime] = mapped_column(sa.DateTime)
+        last_used_at: Mapped[datetime] = mapped_column(sa.DateTime)
+        expires_at: Mapped[datetime] = mapped_column(sa.DateTime, index=True)
+        revoked_at: Mapped[datetime | None] = mapped_column(sa.DateTime)
+
+    return Device

@@ -17,16 +17,21 @@ from .signals import emit, user_logged_in
 
 AUTH_RECORD = "_passwordless_auth"
 PENDING = "_passwordless_pending"
+PARTIAL = "_passwordless_partial"  # half signed in: first factor passed, second pending
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def sign_in(user: Any, method: str) -> None:
-    """Start a fresh session for ``user``: nothing from before sign-in survives."""
+def sign_in(user: Any, methods: list[str]) -> None:
+    """Start a fresh session for ``user``: nothing from before sign-in survives.
+
+    ``methods`` are what this sign-in proved, first factor first (e.g.
+    ``["password", "sms"]`` or ``["password", "device"]``).
+    """
     session.clear()
     login_user(user, fresh=True)
-    session[AUTH_RECORD] = {"methods": [method], "at": clock.timestamp()}
-    emit(user_logged_in, user=user, method=method)
+    session[AUTH_RECORD] = {"methods": list(methods), "at": clock.timestamp()}
+    emit(user_logged_in, user=user, method=methods[0], methods=list(methods))
 
 
 def sign_out() -> None:

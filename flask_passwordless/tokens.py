@@ -72,7 +72,7 @@ def hash_secret(value: str, key: bytes | None = None) -> str:
     return hmac.new(key, value.encode(), hashlib.sha256).hexdigest()
 
 
-def _candidate_hashes(value: str) -> list[str]:
+def candidate_hashes(value: str) -> list[str]:
     return [hash_secret(value, key) for key in _keys()]
 
 
@@ -84,23 +84,20 @@ class Secrets:
         self.Secret = model
 
     def issue(
-        self, purpose: str, identifier: str, *, link: bool = True, next_url: str | None = None
+        self,
+        purpose: str,
+        identifier: str,
+        *,
+        link: bool = True,
+        next_url: str | None = None,
+        max_age: int | None = None,
     ) -> Issued:
         """Retire older live rows for this identifier and purpose, then add a new one."""
         Secret, now = self.Secret, clock.now()
         token = secrets.token_urlsafe(32) if link else None
         code = generate_code(setting("CODE_LENGTH"))
         session = self.db.session
-        session.execute(
-            sa.update(Secret)
-            .where(
-                Secret.identifier == identifier,
-                Secret.purpose == purpose,
-                Secret.consumed_at.is_(None),
-            )
-            .values(consumed_at=now)
-            .execution_options(synchronize_session=False)
-        )
+        self._retire(purpose, identifier, now)
         row = Secret(
             purpose=purpose,
             identifier=identifier,
@@ -108,7 +105,7 @@ class Secrets:
             code_hash=hash_secret(code),
             next_url=next_url,
             created_at=now,
-            expires_at=now + timedelta(seconds=setting("TOKEN_MAX_AGE")),
+            expires_at=now + timedelta(seconds=max_age or setting("TOKEN_MAX_AGE")),
             attempts=0,
         )
         session.add(row)
@@ -127,7 +124,7 @@ class Secrets:
         if not isinstance(token, str) or not _TOKEN_SHAPE.match(token):
             raise SecretInvalid()
         Secret = self.Secret
-        hashes = _candidate_hashes(token)
+        hashes = candidate_hashes(token)
         row = self.db.session.execute(
             sa.select(Secret).where(Secret.token_hash.in_(hashes), Secret.purpose == purpose)
         ).scalar_one_or_none()
@@ -172,7 +169,7 @@ class Secrets:
         self.db.session.commit()
         if claimed is None:
             raise SecretInvalid()
-        if not any(hmac.compare_digest(h, claimed.code_hash) for h in _candidate_hashes(code)):
+        if not any(hmac.compare_digest(h, claimed.code_hash) for h in candidate_hashes(code)):
             remaining = setting("MAX_ATTEMPTS") - claimed.attempts
             if remaining <= 0:
                 raise SecretInvalid()
@@ -197,6 +194,24 @@ class Secrets:
         )
         self.db.session.commit()
         return result.rowcount == 1
+
+    def _retire(self, purpose: str, identifier: str, now: datetime) -> None:
+        Secret = self.Secret
+        self.db.session.execute(
+            sa.update(Secret)
+            .where(
+                Secret.identifier == identifier,
+                Secret.purpose == purpose,
+                Secret.consumed_at.is_(None),
+            )
+            .values(consumed_at=now)
+            .execution_options(synchronize_session=False)
+        )
+
+    def retire_all(self, purpose: str, identifier: str) -> None:
+        """Kill every live row for this identifier and purpose (e.g. after a reset)."""
+        self._retire(purpose, identifier, clock.now())
+        self.db.session.commit()
 
     def discard(self, secret_id: int) -> None:
         """Retire a row whose message could not be sent, so nothing is left half-done."""

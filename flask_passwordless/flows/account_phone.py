@@ -126,7 +126,9 @@ def remove_phone() -> Any:
     if not ActionForm().validate_on_submit():
         raise FormExpired()
     user = current_user._get_current_object()
-    if _state().adapter.phone_of(user):
+    if setting("TWO_FACTOR_FOR_PASSWORDLESS") and _state().adapter.two_factor_enabled(user):
+        flash("Turn off two-step sign-in first: it sends its codes to this number.", "error")
+    elif _state().adapter.phone_of(user):
         _state().adapter.set_phone(user, None)
         _tell_owner(user, "removed")
         flash("Your phone number was removed.", "success")

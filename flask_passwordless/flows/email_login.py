@@ -19,8 +19,9 @@ from ..errors import FormExpired, SecretInvalid
 from ..forms import EmailForm, LinkForm
 from ..limits import Limits
 from ..pages import render_page
-from ..session import expect_code, redirect_after_login, safe_next, sign_in
+from ..session import expect_code, safe_next
 from ..signals import emit
+from ..signin import first_factor_passed
 from ..tokens import Redeemed
 
 PURPOSE = "login"
@@ -105,5 +106,4 @@ def finish(redeemed: Redeemed) -> Any:
             raise SecretInvalid()
         user = state.adapter.create_user(email)
         emit(signals.user_registered, user=user)
-    sign_in(user, "email")
-    return redirect_after_login(redeemed.next_url)
+    return first_factor_passed(user, "email", redeemed.next_url)

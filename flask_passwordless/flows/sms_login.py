@@ -21,8 +21,9 @@ from ..forms import SignInPhoneForm
 from ..limits import Limits
 from ..pages import render_page
 from ..phone import display_phone, may_text
-from ..session import expect_code, redirect_after_login, safe_next, sign_in
+from ..session import expect_code, safe_next
 from ..signals import emit
+from ..signin import first_factor_passed
 from ..tokens import Redeemed
 
 PURPOSE = "sms"
@@ -77,5 +78,4 @@ def finish(redeemed: Redeemed) -> Any:
     if user is None:
         emit(signals.login_failed, identifier=redeemed.identifier, reason="no-account")
         raise SecretInvalid()
-    sign_in(user, "sms")
-    return redirect_after_login(redeemed.next_url)
+    return first_factor_passed(user, "sms", redeemed.next_url)

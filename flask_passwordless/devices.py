@@ -1,0 +1,210 @@
+"""Remembered devices: a signed cookie in the browser, a revocable row on the server.
+
+The cookie (signed with itsdangerous) holds ``[row id, secret]`` pairs, one
+per account remembered in this browser. A device counts only while its row
+exists, belongs to the user, is not revoked or expired, and the cookie's
+secret matches the row's HMAC: revoking the row forgets the browser whatever
+its cookie says.
+"""
+
+from __future__ import annotations
+
+import hmac
+import re
+import secrets
+from datetime import timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from flask import after_this_request, current_app, request
+from itsdangerous import BadData, URLSafeTimedSerializer
+
+from . import clock
+from .config import setting
+from .tokens import candidate_hashes, hash_secret
+
+SALT = "flask-passwordless remembered device"
+MAX_ACCOUNTS_PER_BROWSER = 5
+
+
+def _state() -> Any:
+    return current_app.extensions["passwordless"]
+
+
+def cookie_secure() -> bool:
+    secure = setting("DEVICE_COOKIE_SECURE")
+    return bool(current_app.config["SESSION_COOKIE_SECURE"] if secure is None else secure)
+
+
+def cookie_name() -> str:
+    """``__Host-`` when Secure: the browser then refuses it from subdomains or HTTP."""
+    return ("__Host-" if cookie_secure() else "") + setting("DEVICE_COOKIE_NAME")
+
+
+def _max_age() -> int:
+    return int(setting("REMEMBER_DEVICE_DAYS") * 86400)
+
+
+def _serializer() -> URLSafeTimedSerializer:
+    config = current_app.config
+    keys = [*(config.get("SECRET_KEY_FALLBACKS") or ()), config["SECRET_KEY"]]
+    return URLSafeTimedSerializer(keys, salt=SALT)
+
+
+def _entries() -> list[tuple[int, str]]:
+    """The cookie's (id, secret) pairs; nothing at all if it is forged, old or odd."""
+    raw = request.cookies.get(cookie_name())
+    if not raw or len(raw) > 4000:
+        return []
+    try:
+        data = _serializer().loads(raw, max_age=_max_age())
+    except BadData:
+        return []
+    if not isinstance(data, list):
+        return []
+    return [
+        (entry[0], entry[1])
+        for entry in data[:MAX_ACCOUNTS_PER_BROWSER]
+        if isinstance(entry, list)
+        and len(entry) == 2
+        and isinstance(entry[0], int)
+        and isinstance(entry[1], str)
+    ]
+
+
+def _valid_row(user: Any, device_id: int, secret: str) -> Any | None:
+    Device = _state().models.Device
+    row = _state().db.session.get(Device, device_id)
+    if row is None or row.user_key != _state().adapter.key_of(user):
+        return None
+    if row.revoked_at is not None or row.expires_at <= clock.now():
+        return None
+    if not any(hmac.compare_digest(h, row.secret_hash) for h in candidate_hashes(secret)):
+        return None
+    return row
+
+
+def this_device(user: Any) -> Any | None:
+    """The row of this browser for ``user``, if it is a valid remembered device."""
+    for device_id, secret in _entries():
+        row = _valid_row(user, device_id, secret)
+        if row is not None:
+            return row
+    return None
+
+
+def touch(row: Any) -> None:
+    """Record a use: last seen, from where."""
+    row.last_used_at = clock.now()
+    row.ip = request.remote_addr
+    _state().db.session.commit()
+
+
+def remember(user: Any) -> Any:
+    """Create a device row for ``user`` and add it to this browser's cookie."""
+    now, secret = clock.now(), secrets.token_urlsafe(32)
+    agent = request.headers.get("User-Agent", "")[:512]
+    row = _state().models.Device(
+        user_key=_state().adapter.key_of(user),
+        secret_hash=hash_secret(secret),
+        name=describe_user_agent(agent),
+        user_agent=agent,
+        ip=request.remote_addr,
+        created_at=now,
+        last_used_at=now,
+        expires_at=now + timedelta(seconds=_max_age()),
+    )
+    _state().db.session.add(row)
+    _state().db.session.commit()
+    others = [
+        [device_id, entry_secret]
+        for device_id, entry_secret in _entries()
+        if _valid_row(user, device_id, entry_secret) is None
+    ]
+    entries = [[row.id, secret], *others][:MAX_ACCOUNTS_PER_BROWSER]
+    value = _serializer().dumps(entries)
+
+    @after_this_request
+    def _set_cookie(response: Any) -> Any:
+        response.set_cookie(
+            cookie_name(),
+            value,
+            max_age=_max_age(),
+            path="/",
+            secure=cookie_secure(),
+            httponly=True,
+            samesite="Lax",
+        )
+        return response
+
+    return row
+
+
+def devices_of(user: Any) -> list[Any]:
+    """Live devices, most recently used first."""
+    Device = _state().models.Device
+    return list(
+        _state()
+        .db.session.execute(
+            sa.select(Device)
+            .where(
+                Device.user_key == _state().adapter.key_of(user),
+                Device.revoked_at.is_(None),
+                Device.expires_at > clock.now(),
+            )
+            .order_by(Device.last_used_at.desc())
+        )
+        .scalars()
+    )
+
+
+def revoke(user: Any, device_id: int | None = None) -> list[Any]:
+    """Revoke one device of ``user`` (or all of them); returns the rows revoked."""
+    rows = [d for d in devices_of(user) if device_id is None or d.id == device_id]
+    now = clock.now()
+    for row in rows:
+        row.revoked_at = now
+    _state().db.session.commit()
+    return rows
+
+
+def cleanup(batch_size: int = 1000) -> int:
+    """Delete expired and revoked device rows in short batches."""
+    Device, session, total = _state().models.Device, _state().db.session, 0
+    dead = sa.or_(Device.revoked_at.is_not(None), Device.expires_at <= clock.now())
+    while ids := list(
+        session.execute(sa.select(Device.id).where(dead).limit(batch_size)).scalars()
+    ):
+        session.execute(
+            sa.delete(Device).where(Device.id.in_(ids)).execution_options(synchronize_session=False)
+        )
+        session.commit()
+        total += len(ids)
+    return total
+
+
+_BROWSERS = [
+    ("Edge", r"Edg(e|A|iOS)?/"),
+    ("Opera", r"OPR/|Opera"),
+    ("Samsung Internet", r"SamsungBrowser/"),
+    ("Firefox", r"Firefox/|FxiOS/"),
+    ("Chrome", r"Chrome/|CriOS/"),
+    ("Safari", r"Safari/"),
+]
+_SYSTEMS = [
+    ("iOS", r"iPhone|iPad|iPod"),
+    ("Android", r"Android"),
+    ("ChromeOS", r"CrOS"),
+    ("Windows", r"Windows"),
+    ("macOS", r"Macintosh|Mac OS X"),
+    ("Linux", r"Linux"),
+]
+
+
+def describe_user_agent(agent: str) -> str:
+    """A readable name like "Firefox on macOS" (order matters: Edge says Chrome too)."""
+    browser = next((name for name, pattern in _BROWSERS if re.search(pattern, agent)), None)
+    system = next((name for name, pattern in _SYSTEMS if re.search(pattern, agent)), None)
+    if browser and system:
+        return f"{browser} on {system}"
+    return browser or system or "Unknown browser"

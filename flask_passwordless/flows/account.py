@@ -1,0 +1,114 @@
+"""Account pages: password, two-step sign-in, remembered devices.
+
+Changing any of them needs a recent sign-in (PASSWORDLESS_REAUTH_WITHIN).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, current_app, flash, redirect, session, url_for
+from flask_login import current_user
+
+from .. import devices, signals
+from ..config import setting
+from ..delivery import render_email, send
+from ..errors import FormExpired
+from ..forms import ActionForm, NewPasswordForm
+from ..limits import Limits
+from ..pages import render_page
+from ..passwords import hash_password
+from ..session import AUTH_RECORD, auth_required, recently_signed_in, sign_in
+from ..signals import emit
+
+recent = auth_required(within=recently_signed_in)
+
+
+def register(bp: Blueprint, limits: Limits) -> None:
+    rules = [
+        ("/account/password", account_password, ["GET", "POST"], recent),
+        ("/account/two-factor", account_two_factor, ["GET", "POST"], recent),
+        ("/account/devices", account_devices, ["GET"], auth_required),
+        ("/account/devices/<int:device_id>/revoke", revoke_device, ["POST"], recent),
+        ("/account/devices/revoke-all", revoke_all_devices, ["POST"], recent),
+    ]
+    for path, view, methods, guard in rules:
+        bp.add_url_rule(path, view_func=guard(view), methods=methods)
+
+
+def _user() -> Any:
+    return current_user._get_current_object()
+
+
+def _adapter() -> Any:
+    return current_app.extensions["passwordless"].adapter
+
+
+def account_password() -> Any:
+    """Set or change the password; other sessions end, this one carries on."""
+    user = _user()
+    form = NewPasswordForm(email=_adapter().email_of(user))
+    if form.validate_on_submit():
+        methods = session.get(AUTH_RECORD, {}).get("methods", ["password"])
+        _adapter().set_password_hash(user, hash_password(form.password.data))
+        _adapter().rotate_auth_id(user)
+        sign_in(user, methods)
+        send(render_email("password_changed", _adapter().email_of(user)))
+        emit(signals.password_changed, user=user)
+        flash("Your password was changed. Other browsers were signed out.", "success")
+        return redirect(url_for(".account_password"))
+    has_password = _adapter().password_hash_of(user) is not None
+    return render_page("account_password.html", form=form, has_password=has_password)
+
+
+def account_two_factor() -> Any:
+    user = _user()
+    form = ActionForm()
+    phone = _adapter().phone_of(user)
+    needs_phone = setting("TWO_FACTOR_FOR_PASSWORDLESS") and phone is None
+    if form.validate_on_submit():
+        enable = not _adapter().two_factor_enabled(user)
+        if enable and needs_phone:
+            flash("Add a verified phone number first: it receives the second code.", "error")
+        else:
+            _adapter().set_two_factor(user, enable)
+            flash(f"Two-step sign-in is {'on' if enable else 'off'}.", "success")
+        return redirect(url_for(".account_two_factor"))
+    return render_page(
+        "account_two_factor.html",
+        form=form,
+        enabled=_adapter().two_factor_enabled(user),
+        channel="text message" if phone else "email",
+        needs_phone=needs_phone,
+    )
+
+
+def account_devices() -> Any:
+    user = _user()
+    current = devices.this_device(user)
+    return render_page(
+        "account_devices.html",
+        devices=devices.devices_of(user),
+        current_id=current.id if current else None,
+        form=ActionForm(),
+    )
+
+
+def revoke_device(device_id: int) -> Any:
+    return _revoke(device_id)
+
+
+def revoke_all_devices() -> Any:
+    return _revoke(None)
+
+
+def _revoke(device_id: int | None) -> Any:
+    if not ActionForm().validate_on_submit():
+        raise FormExpired()
+    user = _user()
+    revoked = devices.revoke(user, device_id)
+    for device in revoked:
+        emit(signals.device_revoked, user=user, device=device)
+    if revoked:
+        flash("Forgot that device." if device_id else f"Forgot {len(revoked)} devices.", "success")
+    return redirect(url_for(".account_devices"))

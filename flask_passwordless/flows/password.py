@@ -1,0 +1,55 @@
+"""Sign in with email and password (when PASSWORDLESS_PASSWORD_LOGIN is on).
+
+A wrong address and a wrong password get the same message after the same
+work: unknown addresses are checked against a dummy hash.
+"""
+
+from __future__ import annotations
+
+from functools import wraps
+from typing import Any
+
+from flask import Blueprint, abort, current_app, request
+
+from .. import signals
+from ..config import setting
+from ..forms import PasswordLoginForm
+from ..limits import Limits
+from ..pages import render_page
+from ..passwords import hash_password, needs_rehash, verify_password
+from ..session import safe_next
+from ..signals import emit
+from ..signin import first_factor_passed
+
+
+def register(bp: Blueprint, limits: Limits) -> None:
+    bp.add_url_rule(
+        "/login/password",
+        view_func=password_enabled(limits.checks(login_password)),
+        methods=["GET", "POST"],
+    )
+
+
+def password_enabled(view: Any) -> Any:
+    @wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if not setting("PASSWORD_LOGIN"):
+            abort(404)
+        return view(*args, **kwargs)
+
+    return wrapper
+
+
+def login_password() -> Any:
+    form = PasswordLoginForm(next=request.args.get("next", ""))
+    if form.validate_on_submit():
+        adapter = current_app.extensions["passwordless"].adapter
+        user = adapter.find_by_email(form.normalised_email)
+        stored = adapter.password_hash_of(user) if user is not None else None
+        if verify_password(stored, form.password.data) and user is not None:
+            if needs_rehash(stored):
+                adapter.set_password_hash(user, hash_password(form.password.data))
+            return first_factor_passed(user, "password", safe_next(form.next.data))
+        emit(signals.login_failed, identifier=form.normalised_email, reason="wrong-password")
+        form.password.errors = ["That email and password do not match an account."]
+    return render_page("password_login.html", form=form)

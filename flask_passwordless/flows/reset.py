@@ -1,0 +1,91 @@
+"""Reset a forgotten password by email link.
+
+The link's page shows the form and uses nothing; the POST sets the password,
+uses the link, kills every other reset link, ends every session and forgets
+every remembered device. The user then signs in (with the second factor, if on).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, current_app, flash, redirect, request, url_for
+
+from .. import devices, signals
+from ..config import setting
+from ..delivery import external_url, render_email, send
+from ..errors import SecretInvalid
+from ..forms import EmailForm, NewPasswordForm
+from ..limits import Limits
+from ..pages import render_page
+from ..passwords import hash_password
+from ..signals import emit
+from ..signin import first_factor_passed
+from .password import password_enabled
+
+PURPOSE = "reset"
+
+
+def register(bp: Blueprint, limits: Limits) -> None:
+    bp.add_url_rule(
+        "/reset",
+        view_func=password_enabled(limits.sends("email")(reset)),
+        methods=["GET", "POST"],
+    )
+    bp.add_url_rule(
+        "/reset/confirm",
+        view_func=password_enabled(limits.checks(reset_confirm)),
+        methods=["GET", "POST"],
+    )
+
+
+def _state() -> Any:
+    return current_app.extensions["passwordless"]
+
+
+def reset() -> Any:
+    """Ask for the address; the answer is the same whether it has an account."""
+    form = EmailForm()
+    if form.validate_on_submit():
+        email = form.normalised_email
+        user = _state().adapter.find_by_email(email)
+        issued = _state().secrets.issue(PURPOSE, email, max_age=setting("RESET_MAX_AGE"))
+        if user is not None:
+            link = external_url(".reset_confirm", token=issued.token)
+            minutes = setting("RESET_MAX_AGE") // 60
+            send(render_email("reset", email, link=link, minutes=minutes))
+            emit(signals.password_reset_requested, email=email)
+        elif setting("EMAIL_UNKNOWN_ACCOUNTS"):
+            send(render_email("unknown_account", email, login_url=external_url(".login")))
+        return render_page("reset_sent.html", sent_to=email)
+    return render_page("reset.html", form=form)
+
+
+def reset_confirm() -> Any:
+    """Choose a new password. GET uses nothing; a valid POST uses the link."""
+    token = request.values.get("token", "")
+    redeemed = _state().secrets.check_link(token, PURPOSE)
+    form = NewPasswordForm(token=token, email=redeemed.identifier)
+    if form.validate_on_submit():
+        redeemed = _state().secrets.redeem_link(token, PURPOSE)
+        user = _state().adapter.find_by_email(redeemed.identifier)
+        if user is None:  # the account was deleted since the link was sent
+            raise SecretInvalid()
+        return _replace_password(user, form.password.data)
+    return render_page("reset_confirm.html", form=form)
+
+
+def _replace_password(user: Any, password: str) -> Any:
+    state = _state()
+    email = state.adapter.email_of(user)
+    state.adapter.set_password_hash(user, hash_password(password))
+    state.secrets.retire_all(PURPOSE, email)
+    state.adapter.rotate_auth_id(user)
+    for device in devices.revoke(user):
+        emit(signals.device_revoked, user=user, device=device)
+    send(render_email("password_changed", email))
+    emit(signals.password_changed, user=user)
+    if setting("RESET_SIGNS_IN"):
+        return first_factor_passed(user, "password", None)
+    flash("Your password was changed. Sign in with it now.", "success")
+    return redirect(url_for(".login_password"))

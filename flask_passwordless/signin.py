@@ -1,0 +1,127 @@
+"""From a passed first factor to a session: the second factor and remembered devices.
+
+Every flow that proves a first factor (email, SMS, password, reset) ends in
+``first_factor_passed``; it alone decides whether the user is signed in now,
+skips the second factor on a remembered device, or must pass it first. Until
+then the user is only *half* signed in: a short-lived record in the session
+that is not a session of the user.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import current_app, redirect, request, session, url_for
+
+from . import clock, devices, signals
+from .config import setting
+from .delivery import render_email, render_sms, send
+from .errors import PasswordlessError
+from .phone import masked_phone
+from .session import PARTIAL, redirect_after_login, sign_in
+from .signals import emit
+
+PURPOSE = "two-factor"
+
+
+class SecondFactorUnavailable(PasswordlessError):
+    title = "A second step is needed"
+    message = (
+        "Your account asks for a code by text message after this kind of sign-in, but it "
+        "has no verified phone number. Sign in with your password instead."
+    )
+
+
+def _adapter() -> Any:
+    return current_app.extensions["passwordless"].adapter
+
+
+def second_factor_required(user: Any, method: str) -> bool:
+    if not _adapter().two_factor_enabled(user):
+        return False
+    return method == "password" or setting("TWO_FACTOR_FOR_PASSWORDLESS")
+
+
+def second_channel(user: Any, method: str) -> str | None:
+    """The channel of the second factor: never the one that proved the first."""
+    has_phone = _adapter().phone_of(user) is not None and setting("SMS_ENABLED")
+    if method == "sms":
+        return "email"
+    if method == "email":
+        return "sms" if has_phone else None
+    return "sms" if has_phone else "email"
+
+
+def first_factor_passed(user: Any, method: str, next_url: str | None) -> Any:
+    """Sign in, or skip the second factor on a remembered device, or ask for it."""
+    device = devices.this_device(user)
+    if not second_factor_required(user, method):
+        return complete(user, [method], next_url, known_device=device is not None)
+    if device is not None:
+        devices.touch(device)
+        return complete(user, [method, "device"], next_url, known_device=True)
+    channel = second_channel(user, method)
+    if channel is None:
+        raise SecondFactorUnavailable()
+    send_second_factor(user, method, channel, next_url)
+    return redirect(url_for("passwordless.two_factor"))
+
+
+def send_second_factor(user: Any, first: str, channel: str, next_url: str | None) -> None:
+    """Issue a code for the second factor and send it; the page waits for it."""
+    adapter, secrets = _adapter(), current_app.extensions["passwordless"].secrets
+    to = adapter.phone_of(user) if channel == "sms" else adapter.email_of(user)
+    issued = secrets.issue(PURPOSE, to, link=False)
+    minutes = setting("TOKEN_MAX_AGE") // 60
+    if channel == "sms":
+        message = render_sms("two_factor", to, code=issued.code, minutes=minutes)
+    else:
+        message = render_email("two_factor", to, code=issued.code, minutes=minutes)
+    session.pop(PARTIAL, None)
+    send(message, background=False)
+    session[PARTIAL] = {
+        "key": adapter.key_of(user),
+        "auth_id": user.get_id(),
+        "first": first,
+        "channel": channel,
+        "id": issued.id,
+        "purpose": PURPOSE,
+        "to": masked_phone(to) if channel == "sms" else to,
+        "next": next_url,
+        "at": clock.timestamp(),
+    }
+    emit(signals.code_sent, channel=channel, identifier=to)
+
+
+def half_signed_in() -> tuple[Any, dict[str, Any]] | None:
+    """The user and record of a pending second factor, if still fresh and valid."""
+    partial = session.get(PARTIAL)
+    if not isinstance(partial, dict):
+        return None
+    at = partial.get("at")
+    if not isinstance(at, (int, float)) or clock.timestamp() - at > setting("TWO_FACTOR_WITHIN"):
+        session.pop(PARTIAL, None)
+        return None
+    user = _adapter().get_by_key(str(partial.get("key")))
+    if user is None or user.get_id() != partial.get("auth_id"):  # reset or signed out since
+        session.pop(PARTIAL, None)
+        return None
+    return user, partial
+
+
+def complete(user: Any, methods: list[str], next_url: str | None, *, known_device: bool) -> Any:
+    """Sign in; tell the owner about a sign-in from a browser we do not know."""
+    sign_in(user, methods)
+    if not known_device and setting("NOTIFY_NEW_DEVICE") and "email" not in methods:
+        agent = request.headers.get("User-Agent", "")
+        email = _adapter().email_of(user)
+        send(
+            render_email(
+                "new_device",
+                email,
+                device=devices.describe_user_agent(agent),
+                ip=request.remote_addr,
+                when=clock.now().strftime("%Y-%m-%d %H:%M UTC"),
+            )
+        )
+    return redirect_after_login(next_url)
