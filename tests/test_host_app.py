@@ -185,3 +185,21 @@ def test_code_length_is_configurable_within_bounds(make_app):
     assert submit_code(client, code).status_code == 302
     with pytest.raises(ValueError, match="between 6 and 10"):
         create_app("sqlite://", PASSWORDLESS_CODE_LENGTH=4)
+
+
+def test_revoke_devices_command_forgets_every_device_of_an_account(app):
+    from factors import PHONE, make_user, pass_second_factor, password_login, sign_out
+
+    make_user(app, phone=PHONE, two_factor=True)
+    client = app.test_client()
+    password_login(client)
+    pass_second_factor(app, client, remember=True)
+    sign_out(client)
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["passwordless", "revoke-devices", "Alice@example.com"])
+    assert "Revoked 1 devices of Alice@example.com." in result.output
+    assert password_login(client).headers["Location"] == "/auth/two-factor"
+    missing = runner.invoke(args=["passwordless", "revoke-devices", "nobody@example.com"])
+    assert missing.exit_code != 0 and "No account" in missing.output
+    cleanup = runner.invoke(args=["passwordless", "cleanup"])
+    assert "Removed 1 expired or revoked devices." in cleanup.output
