@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import flask_passwordless
@@ -14,7 +15,11 @@ README = (ROOT / "README.rst").read_text()
 def test_every_setting_is_documented_with_its_default():
     for name, (default, _doc) in SETTINGS.items():
         row = next(
-            (line for line in README.splitlines() if line.startswith(f"``PASSWORDLESS_{name}``")),
+            (
+                line
+                for line in README.splitlines()
+                if re.match(rf"``PASSWORDLESS_{name}``\s{{2}}", line)
+            ),
             None,
         )
         assert row is not None, f"PASSWORDLESS_{name} missing from README"
