@@ -93,3 +93,42 @@ def test_repeated_and_missing_fields_survive(app, user, fields):
     request_login(client, "alice@example.com")
     for path in ("/auth/login", "/auth/login/code", "/auth/login/link", "/auth/logout"):
         assert client.post(path, data=fields).status_code < 500
+
+
+FIELDS = ["email", "phone", "code", "token", "next", "password", "confirm", "remember", "x"]
+
+
+def _every_post_path(app):
+    paths = []
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint.startswith("passwordless.") and "POST" in rule.methods:
+            paths.append(rule.rule.replace("<int:device_id>", "1"))
+    return sorted(paths)
+
+
+@FUZZ
+@given(
+    fields=st.dictionaries(
+        st.sampled_from(FIELDS), st.lists(HOSTILE_TEXT, min_size=1, max_size=2), max_size=5
+    ),
+    state=st.sampled_from(["anonymous", "signed in", "half signed in"]),
+)
+def test_every_form_survives_anything_in_every_state(app, fields, state):
+    from factors import PHONE, make_user, password_login
+
+    with app.app_context():
+        from apps import User
+
+        if User.query.filter_by(email="fuzz@example.com").first() is None:
+            make_user(app, "fuzz@example.com", phone=PHONE, two_factor=True)
+    client = app.test_client()
+    if state != "anonymous":
+        password_login(client, "fuzz@example.com")
+    if state == "signed in":
+        from factors import pass_second_factor
+
+        pass_second_factor(app, client)
+    token = csrf_token(client)
+    for path in _every_post_path(app):
+        response = client.post(path, data={**fields, "csrf_token": token})
+        assert response.status_code < 500, path
