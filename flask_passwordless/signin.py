@@ -71,7 +71,12 @@ def send_second_factor(user: Any, first: str, channel: str, next_url: str | None
     """Issue a code for the second factor and send it; the page waits for it."""
     adapter, secrets = _adapter(), current_app.extensions["passwordless"].secrets
     to = adapter.phone_of(user) if channel == "sms" else adapter.email_of(user)
-    issued = secrets.issue(PURPOSE, to, link=False)
+    earlier = session.get(PARTIAL)
+    if isinstance(earlier, dict) and isinstance(earlier.get("id"), int):
+        secrets.discard(earlier["id"])  # a resend: this browser's previous code dies
+    # Codes of the second step live in one browser's session: a sign-in started
+    # elsewhere (even by someone who knows the password) must not void this one.
+    issued = secrets.issue(PURPOSE, to, link=False, retire_older=False)
     minutes = setting("TOKEN_MAX_AGE") // 60
     if channel == "sms":
         message = render_sms("two_factor", to, code=issued.code, minutes=minutes)

@@ -91,13 +91,19 @@ class Secrets:
         link: bool = True,
         next_url: str | None = None,
         max_age: int | None = None,
+        retire_older: bool = True,
     ) -> Issued:
-        """Retire older live rows for this identifier and purpose, then add a new one."""
+        """Retire older live rows for this identifier and purpose, then add a new one.
+
+        ``retire_older=False`` is for codes bound to one browser's session (the
+        second factor), where a sign-in elsewhere must not void this one.
+        """
         Secret, now = self.Secret, clock.now()
         token = secrets.token_urlsafe(32) if link else None
         code = generate_code(setting("CODE_LENGTH"))
         session = self.db.session
-        self._retire(purpose, identifier, now)
+        if retire_older:
+            self._retire(purpose, identifier, now)
         row = Secret(
             purpose=purpose,
             identifier=identifier,

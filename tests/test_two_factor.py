@@ -348,3 +348,26 @@ def test_two_factor_setting_page_turns_it_on_and_off(app, client):
 )
 def test_devices_get_readable_names(agent, name):
     assert describe_user_agent(agent) == name
+
+
+def test_a_sign_in_elsewhere_does_not_void_this_browsers_code(app, alice):
+    here, attacker = app.test_client(), app.test_client()
+    password_login(here)
+    mine = code_in(last(app, "sms"))
+    password_login(attacker)
+    data = {"code": mine, "csrf_token": csrf_token(here)}
+    assert here.post("/auth/two-factor", data=data).status_code == 302
+    assert signed_in_as(here) == "alice@example.com"
+
+
+def test_a_used_up_second_factor_code_offers_a_new_one_on_the_page(app, client, alice):
+    password_login(client)
+    code = code_in(last(app, "sms"))
+    wrong = {"code": f"{(int(code) + 1) % 1_000_000:06d}", "csrf_token": csrf_token(client)}
+    for _ in range(4):
+        assert "not right" in client.post("/auth/two-factor", data=wrong).get_data(True)
+    page = client.post("/auth/two-factor", data=wrong)
+    assert page.status_code == 200
+    assert "Send yourself a new one" in page.get_data(as_text=True)
+    client.post("/auth/two-factor/resend", data={"csrf_token": csrf_token(client)})
+    assert pass_second_factor(app, client).status_code == 302

@@ -8,7 +8,7 @@ from flask import Blueprint, flash, redirect, session, url_for
 
 from .. import devices, signals
 from ..config import setting
-from ..errors import FormExpired
+from ..errors import FormExpired, SecretInvalid
 from ..forms import ActionForm, TwoFactorForm
 from ..limits import Limits
 from ..pages import render_page
@@ -36,7 +36,7 @@ def two_factor() -> Any:
         return _start_over()
     user, partial = pending
     form = TwoFactorForm()
-    if form.validate_on_submit() and check_code(form, partial) is not None:
+    if form.validate_on_submit() and _code_accepted(form, partial):
         session.pop(PARTIAL, None)
         methods = [partial["first"], partial["channel"]]
         remembered = form.remember.data
@@ -52,6 +52,15 @@ def two_factor() -> Any:
         channel=partial["channel"],
         days=setting("REMEMBER_DEVICE_DAYS"),
     )
+
+
+def _code_accepted(form: TwoFactorForm, partial: dict[str, Any]) -> bool:
+    """A dead code is a field error here, with the resend button right below."""
+    try:
+        return check_code(form, partial) is not None
+    except SecretInvalid:
+        form.code.errors = ["This code has expired or was used up. Send yourself a new one."]
+        return False
 
 
 def resend_code() -> Any:
