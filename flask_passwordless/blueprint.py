@@ -58,7 +58,7 @@ def create_blueprint(limits: Limits) -> Blueprint:
     for flow in FLOWS:
         flow.register(bp, limits)
     bp.after_request(pages.secure_headers)
-    bp.context_processor(pages.template_context)
+    bp.app_context_processor(pages.template_context)
     bp.register_error_handler(PasswordlessError, pages.handle_error)
     bp.register_error_handler(CSRFError, pages.handle_csrf_error)
     bp.register_error_handler(RateLimitExceeded, pages.handle_rate_limited)

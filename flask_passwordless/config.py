@@ -111,13 +111,53 @@ SETTINGS: dict[str, tuple[Any, str]] = {
         "3/minute;20/day",
         "Sign-in emails requested for one address.",
     ),
-    "LIMIT_CHECK_PER_IP": ("30/minute", "Codes and links checked from one IP."),
+    "LIMIT_CHECK_PER_IP": ("30/minute", "Codes, links and passwords checked from one IP."),
+    "LIMIT_FAILED_CHECKS_PER_IDENTIFIER": (
+        "10/minute;50/hour",
+        "Failed checks (wrong code or password) against one email or phone.",
+    ),
+    "LOCKOUT_FREE_FAILURES": (5, "Consecutive failures per identifier before any wait."),
+    "LOCKOUT_MAX_DELAY": (900, "Longest wait, in seconds, between failures (doubling from 1)."),
+    "LOCKOUT_MAX_FAILURES": (
+        100,
+        "Consecutive failures (NIST SP 800-63B's cap) after which codes and passwords "
+        "stop for LOCKOUT_RESET_AFTER; sign-in links still work.",
+    ),
+    "LOCKOUT_RESET_AFTER": (86400, "Seconds without a failure after which the count restarts."),
+    "SMS_DAILY_LIMIT": (None, "Most texts sent per day by the whole app (None: no cap)."),
 }
 
 
 def defaults() -> dict[str, Any]:
     """The defaults with their full ``PASSWORDLESS_`` names."""
     return {PREFIX + name: default for name, (default, _doc) in SETTINGS.items()}
+
+
+def config_problems(app: Any) -> list[str]:
+    """What is unsafe or missing in production; logged at start-up, never fatal."""
+    config, problems = app.config, []
+    base = config.get(PREFIX + "BASE_URL")
+    if not (base or config.get("SERVER_NAME")):
+        problems.append(
+            "set PASSWORDLESS_BASE_URL: sign-in links cannot be built without it "
+            "(the Host header is never trusted)."
+        )
+    if app.debug or app.testing:
+        return problems
+    if base and str(base).startswith("http://"):
+        problems.append("PASSWORDLESS_BASE_URL is not https: links would travel in clear.")
+    if not config.get("SESSION_COOKIE_SECURE"):
+        problems.append("SESSION_COOKIE_SECURE is off: the session cookie may travel over HTTP.")
+    if config.get("SESSION_COOKIE_SAMESITE") not in ("Lax", "Strict"):
+        problems.append('SESSION_COOKIE_SAMESITE is not "Lax" or "Strict".')
+    if not config.get("SESSION_COOKIE_HTTPONLY", True):
+        problems.append("SESSION_COOKIE_HTTPONLY is off: scripts can read the session cookie.")
+    if str(config.get("RATELIMIT_STORAGE_URI", "memory://")).startswith("memory://"):
+        problems.append(
+            "rate limits are kept in memory, per process: set RATELIMIT_STORAGE_URI to "
+            "Redis when the app runs in several processes."
+        )
+    return problems
 
 
 def setting(name: str) -> Any:

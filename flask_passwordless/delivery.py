@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 
 import click
 from flask import Flask, current_app, url_for
+from limits import parse as parse_limit
 
 from .config import setting
 from .errors import DeliveryFailed
@@ -86,12 +87,32 @@ def send(message: Message, *, background: bool | None = None) -> None:
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     if background is None:
         background = setting("SEND_IN_BACKGROUND")
+    if message.channel == "sms" and not _within_daily_sms_cap():
+        log.warning(
+            "passwordless: PASSWORDLESS_SMS_DAILY_LIMIT reached; %r not sent", message.template
+        )
+        if background:
+            return  # the page must look the same whether or not a text went out
+        raise DeliveryFailed(
+            "We cannot send text messages right now. Please try again later, or use email.",
+            detail="daily SMS cap",
+        )
     if background:
         app.extensions["passwordless"].dispatcher.submit(
             partial(_deliver, app, message, deferred=True)
         )
     else:
         _deliver(app, message, deferred=False)
+
+
+def _within_daily_sms_cap() -> bool:
+    """Count one text against PASSWORDLESS_SMS_DAILY_LIMIT, in the limiter's storage
+    (so every process shares it); False once the day's budget is spent."""
+    cap = setting("SMS_DAILY_LIMIT")
+    if not cap:
+        return True
+    limiter = current_app.extensions["passwordless"].limiter
+    return limiter.limiter.hit(parse_limit(f"{int(cap)}/day"), "passwordless-sms-daily")
 
 
 def _deliver(app: Flask, message: Message, *, deferred: bool) -> None:

@@ -30,7 +30,7 @@ class SecretInvalid(PasswordlessError):
 
 
 class CodeWrong(PasswordlessError):
-    """A wrong code on a row that still has tries left (shown on the form)."""
+    """A wrong code; ``remaining`` tries are left on its row (0: the row is dead)."""
 
     def __init__(self, remaining: int) -> None:
         self.remaining = remaining

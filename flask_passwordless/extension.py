@@ -14,13 +14,15 @@ from flask_login import LoginManager
 from flask_mail import Mail
 from flask_wtf.csrf import CSRFProtect
 
+from . import audit
 from .adapter import UserAdapter
 from .blueprint import create_blueprint
 from .cli import passwordless_cli
 from .clock import utcnow
-from .config import defaults
+from .config import config_problems, defaults
 from .delivery import Message
 from .dispatch import Dispatcher
+from .failures import Failures
 from .limits import Limits, client_ip
 from .models import Models, models_for
 from .tokens import Secrets
@@ -36,6 +38,7 @@ class PasswordlessState:
     adapter: UserAdapter
     models: Models
     secrets: Secrets
+    failures: Failures
     limiter: Limiter
     outbox: list[Message] = field(default_factory=list)
     dispatcher: Dispatcher = field(default_factory=Dispatcher)
@@ -90,6 +93,7 @@ class Passwordless:
             adapter=adapter,
             models=models,
             secrets=Secrets(db, models.Secret),
+            failures=Failures(db, models.Failure),
             limiter=_limiter(app),
         )
         app.extensions["passwordless"] = state
@@ -104,11 +108,9 @@ class Passwordless:
             url_prefix=app.config["PASSWORDLESS_URL_PREFIX"],
         )
         app.cli.add_command(passwordless_cli)
-        if not (app.config["PASSWORDLESS_BASE_URL"] or app.config.get("SERVER_NAME")):
-            log.warning(
-                "flask-passwordless: set PASSWORDLESS_BASE_URL; sign-in links cannot be "
-                "built without it (the Host header is never trusted)."
-            )
+        audit.connect()
+        for problem in config_problems(app):
+            log.warning("flask-passwordless: %s", problem)
 
     @staticmethod
     def state(app: Flask) -> PasswordlessState:
@@ -122,6 +124,7 @@ def _login_manager(app: Flask, adapter: UserAdapter) -> LoginManager:
     manager.user_loader(adapter.load_user)
     if manager.login_view is None:
         manager.login_view = "passwordless.login"
+        manager.login_message = "Please sign in to see this page."
         manager.login_message_category = "info"
     return manager
 

@@ -15,7 +15,7 @@ from flask_limiter import Limiter
 
 from .config import setting
 from .phone import PhoneRefused, parse_phone
-from .session import PARTIAL
+from .session import PARTIAL, PENDING
 
 
 def client_ip() -> str:
@@ -40,6 +40,21 @@ def _partial_key() -> str:
     """The half-signed-in user, so resending second-factor codes has a budget per user."""
     partial = session.get(PARTIAL)
     return "user:" + str(partial.get("key") if isinstance(partial, dict) else None)
+
+
+def _checked_identifier() -> str:
+    """Whose secret this check targets: the code this browser waits for, or the
+    email typed with a password."""
+    for key in (PENDING, PARTIAL):
+        waiting = session.get(key)
+        if isinstance(waiting, dict) and waiting.get("identifier"):
+            return "checked:" + str(waiting["identifier"])
+    return "checked:" + _email_key()
+
+
+def _failed(response: Any) -> bool:
+    """A check failed unless it redirected onwards (success is always a redirect)."""
+    return response.status_code not in (302, 303)
 
 
 def _disabled() -> bool:
@@ -74,10 +89,21 @@ class Limits:
         return lambda view: per_ip(per_identifier(view))
 
     def checks(self, view: Any) -> Any:
-        """Per-IP limit on every request that checks a code or link."""
+        """Per-IP limit on every request that checks a code, link or password."""
         return self.limiter.shared_limit(
             lambda: setting("LIMIT_CHECK_PER_IP"),
             scope="passwordless-check-ip",
             key_func=client_ip,
+            exempt_when=_disabled,
+        )(view)
+
+    def failed_checks(self, view: Any) -> Any:
+        """Per-identifier limit that counts only failed POSTs (Flask-Limiter's deduct_when)."""
+        return self.limiter.shared_limit(
+            lambda: setting("LIMIT_FAILED_CHECKS_PER_IDENTIFIER"),
+            scope="passwordless-failed-checks",
+            key_func=_checked_identifier,
+            methods=["POST"],
+            deduct_when=_failed,
             exempt_when=_disabled,
         )(view)

@@ -42,6 +42,7 @@ class Models:
 
     Secret: Any
     Device: Any
+    Failure: Any
 
 
 _models_by_db: dict[int, Models] = {}
@@ -51,7 +52,9 @@ def models_for(db: Any) -> Models:
     """Declare (once per ``db``) the extension's tables on the host's metadata."""
     key = id(db)
     if key not in _models_by_db:
-        _models_by_db[key] = Models(Secret=_declare_secret(db), Device=_declare_device(db))
+        _models_by_db[key] = Models(
+            Secret=_declare_secret(db), Device=_declare_device(db), Failure=_declare_failure(db)
+        )
     return _models_by_db[key]
 
 
@@ -103,3 +106,21 @@ def _declare_device(db: Any) -> Any:
         revoked_at: Mapped[datetime | None] = mapped_column(sa.DateTime)
 
     return Device
+
+
+def _declare_failure(db: Any) -> Any:
+    class Failure(db.Model):
+        """Consecutive failed checks for one identifier, across every code it was sent.
+
+        A new code never resets it; only a success does. ``identifier`` is the
+        normalised email or E.164 phone the checks were made against.
+        """
+
+        __tablename__ = "passwordless_failure"
+
+        identifier: Mapped[str] = mapped_column(sa.String(320), primary_key=True)
+        count: Mapped[int] = mapped_column(sa.Integer, default=0)
+        last_failure_at: Mapped[datetime] = mapped_column(sa.DateTime)
+        locked_until: Mapped[datetime | None] = mapped_column(sa.DateTime)
+
+    return Failure

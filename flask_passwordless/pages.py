@@ -35,7 +35,10 @@ def secure_headers(response: Any) -> Any:
 
 
 def handle_error(error: PasswordlessError) -> Any:
-    return render_page("error.html", error.status, error=error)
+    response = render_page("error.html", error.status, error=error)
+    if getattr(error, "retry_after", None):
+        response.headers["Retry-After"] = str(error.retry_after)
+    return response
 
 
 def handle_csrf_error(_error: CSRFError) -> Any:

@@ -45,9 +45,17 @@ def sign_out_everywhere(user: Any) -> None:
     sign_out()
 
 
-def expect_code(secret_id: int, purpose: str, sent_to: str) -> None:
-    """Remember, in this browser only, which secret a typed code is checked against."""
-    session[PENDING] = {"id": secret_id, "purpose": purpose, "to": sent_to}
+def expect_code(secret_id: int, purpose: str, sent_to: str, identifier: str) -> None:
+    """Remember, in this browser only, which secret a typed code is checked against.
+
+    ``sent_to`` is for the page; ``identifier`` (email or E.164) for the lockout.
+    """
+    session[PENDING] = {
+        "id": secret_id,
+        "purpose": purpose,
+        "to": sent_to,
+        "identifier": identifier,
+    }
 
 
 def pending_code(*purposes: str) -> dict[str, Any] | None:

@@ -17,6 +17,8 @@ code_sent = _signals.signal("code-sent")
 user_logged_in = _signals.signal("user-logged-in")
 #: A link or code was refused (``identifier`` when known, ``reason``).
 login_failed = _signals.signal("login-failed")
+#: An identifier reached PASSWORDLESS_LOCKOUT_MAX_FAILURES (``identifier``, ``failures``).
+login_locked = _signals.signal("login-locked")
 #: An account was created by a sign-up link or code (``user``).
 user_registered = _signals.signal("user-registered")
 #: A password reset link was requested (``email``).

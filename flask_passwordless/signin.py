@@ -92,6 +92,7 @@ def send_second_factor(user: Any, first: str, channel: str, next_url: str | None
         "id": issued.id,
         "purpose": PURPOSE,
         "to": masked_phone(to) if channel == "sms" else to,
+        "identifier": to,
         "next": next_url,
         "at": clock.timestamp(),
     }

@@ -176,10 +176,7 @@ class Secrets:
         if claimed is None:
             raise SecretInvalid()
         if not any(hmac.compare_digest(h, claimed.code_hash) for h in candidate_hashes(code)):
-            remaining = setting("MAX_ATTEMPTS") - claimed.attempts
-            if remaining <= 0:
-                raise SecretInvalid()
-            raise CodeWrong(remaining)
+            raise CodeWrong(max(0, setting("MAX_ATTEMPTS") - claimed.attempts))
         if not self._consume(secret_id, count_attempts=False):
             raise SecretInvalid()
         return Redeemed(secret_id, purpose, claimed.identifier, claimed.next_url)

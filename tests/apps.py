@@ -34,6 +34,7 @@ def create_app(database_url: str, template_folder: str = "templates", **config) 
     app = Flask(__name__, template_folder=template_folder)
     app.config.update(
         SECRET_KEY="test-secret-key",
+        TESTING=True,
         SQLALCHEMY_DATABASE_URI=database_url,
         PASSWORDLESS_BASE_URL="https://app.example.com",
         PASSWORDLESS_MAIL_BACKEND="memory",

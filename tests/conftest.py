@@ -34,12 +34,17 @@ def database_url(request, tmp_path):
 
 
 @pytest.fixture
-def make_app(database_url):
-    """Build an app with extra config; its tables are created now and dropped after."""
+def make_app(database_url, request):
+    """Build an app with extra config; its tables are created now and dropped after.
+
+    When the test also asks for ``clock``, every app made runs on that clock.
+    """
     made = []
 
     def make(**config):
         app = create_app(database_url, **config)
+        if "clock" in request.fixturenames:
+            app.extensions["passwordless"].clock = request.getfixturevalue("clock")
         with app.app_context():
             db.drop_all()
             db.create_all()
@@ -83,10 +88,8 @@ class FakeClock:
 
 
 @pytest.fixture
-def clock(app):
-    fake = FakeClock()
-    app.extensions["passwordless"].clock = fake
-    return fake
+def clock():
+    return FakeClock()
 
 
 @pytest.fixture

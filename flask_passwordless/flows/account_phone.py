@@ -41,7 +41,7 @@ def register(bp: Blueprint, limits: Limits) -> None:
     )
     bp.add_url_rule(
         "/account/phone/verify",
-        view_func=recent(limits.checks(verify_phone)),
+        view_func=recent(limits.checks(limits.failed_checks(verify_phone))),
         methods=["GET", "POST"],
     )
     bp.add_url_rule("/account/phone/remove", view_func=recent(remove_phone), methods=["POST"])
@@ -86,7 +86,7 @@ def _send_code(phone_number: str, form: PhoneForm) -> bool:
         _state().secrets.discard(issued.id)
         form.phone.errors = [failed.message]
         return False
-    expect_code(issued.id, PURPOSE, display_phone(phone_number))
+    expect_code(issued.id, PURPOSE, display_phone(phone_number), phone_number)
     emit(signals.code_sent, channel="sms", identifier=phone_number)
     return True
 

@@ -12,6 +12,7 @@ from flask import Blueprint, current_app, flash, redirect, session, url_for
 
 from .. import signals
 from ..errors import CodeWrong, SecretInvalid
+from ..failures import failures
 from ..forms import CodeForm
 from ..limits import Limits
 from ..pages import render_page
@@ -24,7 +25,11 @@ FINISH = {email_login.PURPOSE: email_login.finish, sms_login.PURPOSE: sms_login.
 
 
 def register(bp: Blueprint, limits: Limits) -> None:
-    bp.add_url_rule("/login/code", view_func=limits.checks(login_code), methods=["GET", "POST"])
+    bp.add_url_rule(
+        "/login/code",
+        view_func=limits.checks(limits.failed_checks(login_code)),
+        methods=["GET", "POST"],
+    )
 
 
 def login_code() -> Any:
@@ -46,15 +51,23 @@ def check_code(form: CodeForm, pending: dict[str, Any]) -> Redeemed | None:
 
     A dead secret ends the wait for a code and raises, for the error page.
     """
+    identifier = pending.get("identifier")
+    failures().check_allowed(identifier)
     try:
-        return current_app.extensions["passwordless"].secrets.redeem_code(
+        redeemed = current_app.extensions["passwordless"].secrets.redeem_code(
             pending.get("id"), form.code.data, pending["purpose"]
         )
     except CodeWrong as wrong:
-        emit(signals.login_failed, identifier=pending.get("to"), reason="wrong-code")
-        form.code.errors = [wrong.message]
-        return None
+        failures().record(identifier)
+        emit(signals.login_failed, identifier=identifier, reason="wrong-code")
+        if wrong.remaining:
+            form.code.errors = [wrong.message]
+            return None
+        session.pop(PENDING, None)
+        raise SecretInvalid() from None
     except SecretInvalid:
         session.pop(PENDING, None)
-        emit(signals.login_failed, identifier=pending.get("to"), reason="dead-code")
+        emit(signals.login_failed, identifier=identifier, reason="dead-code")
         raise
+    failures().forgive(identifier)
+    return redeemed

@@ -16,6 +16,7 @@ from .. import signals
 from ..config import setting
 from ..delivery import external_url, render_email, send
 from ..errors import FormExpired, SecretInvalid
+from ..failures import failures
 from ..forms import EmailForm, LinkForm
 from ..limits import Limits
 from ..pages import render_page
@@ -56,7 +57,7 @@ def start(email: str, next_url: str | None) -> None:
     state = current_app.extensions["passwordless"]
     user = state.adapter.find_by_email(email)
     issued = state.secrets.issue(PURPOSE, email, next_url=next_url)
-    expect_code(issued.id, PURPOSE, email)
+    expect_code(issued.id, PURPOSE, email, email)
     if user is None and not setting("REGISTER_UNKNOWN"):
         if setting("EMAIL_UNKNOWN_ACCOUNTS"):
             send(render_email("unknown_account", email, login_url=external_url(".login")))
@@ -92,6 +93,7 @@ def login_link_confirm() -> Any:
     except SecretInvalid:
         emit(signals.login_failed, identifier=None, reason="dead-link")
         raise
+    failures().forgive(redeemed.identifier)
     return finish(redeemed)
 
 

@@ -13,6 +13,7 @@ from flask import Blueprint, abort, current_app, request
 
 from .. import signals
 from ..config import setting
+from ..failures import failures
 from ..forms import PasswordLoginForm
 from ..limits import Limits
 from ..pages import render_page
@@ -25,7 +26,7 @@ from ..signin import first_factor_passed
 def register(bp: Blueprint, limits: Limits) -> None:
     bp.add_url_rule(
         "/login/password",
-        view_func=password_enabled(limits.checks(login_password)),
+        view_func=password_enabled(limits.checks(limits.failed_checks(login_password))),
         methods=["GET", "POST"],
     )
 
@@ -43,13 +44,16 @@ def password_enabled(view: Any) -> Any:
 def login_password() -> Any:
     form = PasswordLoginForm(next=request.args.get("next", ""))
     if form.validate_on_submit():
-        adapter = current_app.extensions["passwordless"].adapter
-        user = adapter.find_by_email(form.normalised_email)
+        email, adapter = form.normalised_email, current_app.extensions["passwordless"].adapter
+        failures().check_allowed(email)
+        user = adapter.find_by_email(email)
         stored = adapter.password_hash_of(user) if user is not None else None
         if verify_password(stored, form.password.data) and user is not None:
+            failures().forgive(email)
             if needs_rehash(stored):
                 adapter.set_password_hash(user, hash_password(form.password.data))
             return first_factor_passed(user, "password", safe_next(form.next.data))
-        emit(signals.login_failed, identifier=form.normalised_email, reason="wrong-password")
+        failures().record(email)
+        emit(signals.login_failed, identifier=email, reason="wrong-password")
         form.password.errors = ["That email and password do not match an account."]
     return render_page("password_login.html", form=form)

@@ -64,7 +64,7 @@ def start(phone_number: str, next_url: str | None) -> None:
     if not may_text(phone_number):
         user = None
     issued = state.secrets.issue(PURPOSE, phone_number, link=False, next_url=next_url)
-    expect_code(issued.id, PURPOSE, display_phone(phone_number))
+    expect_code(issued.id, PURPOSE, display_phone(phone_number), phone_number)
     if user is None:
         return
     minutes = setting("TOKEN_MAX_AGE") // 60

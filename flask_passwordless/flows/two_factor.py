@@ -19,7 +19,11 @@ from .code import check_code
 
 
 def register(bp: Blueprint, limits: Limits) -> None:
-    bp.add_url_rule("/two-factor", view_func=limits.checks(two_factor), methods=["GET", "POST"])
+    bp.add_url_rule(
+        "/two-factor",
+        view_func=limits.checks(limits.failed_checks(two_factor)),
+        methods=["GET", "POST"],
+    )
     bp.add_url_rule(
         "/two-factor/resend", view_func=limits.sends("partial")(resend_code), methods=["POST"]
     )

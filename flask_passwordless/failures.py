@@ -1,0 +1,123 @@
+"""Failure lockout per identifier: growing delays, then a cap, and a way out.
+
+Each failed check (wrong code, wrong password) for an email or phone adds one
+to its count, atomically in SQL; new codes do not reset it, a success does.
+The first ``LOCKOUT_FREE_FAILURES`` cost nothing; after that each failure
+doubles a wait (1 s, 2 s, 4 s, ... up to ``LOCKOUT_MAX_DELAY``), as
+django-otp does. At ``LOCKOUT_MAX_FAILURES`` consecutive failures (NIST SP
+800-63B's cap of 100) checks stop until ``LOCKOUT_RESET_AFTER`` has passed
+with no failure.
+
+Sign-in *links* are never locked: they carry 256 random bits, so nobody can
+guess one, and they let the real owner in while an attacker hammers codes.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from flask import current_app
+
+from . import clock
+from .config import setting
+from .errors import PasswordlessError
+from .signals import emit, login_locked
+
+
+class LockedOut(PasswordlessError):
+    """Too many failures for this identifier; says when to try again."""
+
+    status = 429
+    title = "Too many wrong tries"
+
+    def __init__(self, retry_after: int) -> None:
+        self.retry_after = max(1, retry_after)
+        minutes = -(-self.retry_after // 60)
+        wait = f"{self.retry_after} seconds" if self.retry_after < 120 else f"{minutes} minutes"
+        super().__init__(
+            f"There were too many wrong tries. Try again in {wait}, or use the link in "
+            "your email, which always works."
+        )
+
+
+def delay_after(count: int) -> timedelta:
+    """The wait imposed after ``count`` consecutive failures."""
+    free = setting("LOCKOUT_FREE_FAILURES")
+    if count >= setting("LOCKOUT_MAX_FAILURES"):
+        return timedelta(seconds=setting("LOCKOUT_RESET_AFTER"))
+    if count <= free:
+        return timedelta(0)
+    return timedelta(seconds=min(2 ** (count - free - 1), setting("LOCKOUT_MAX_DELAY")))
+
+
+class Failures:
+    """The only code that touches the Failure table."""
+
+    def __init__(self, db: Any, model: Any) -> None:
+        self.db = db
+        self.Failure = model
+
+    def check_allowed(self, identifier: str | None) -> None:
+        """Raise LockedOut while this identifier must wait."""
+        if not identifier:
+            return
+        row = self.db.session.get(self.Failure, identifier)
+        if row is None:
+            return
+        now = clock.now()
+        if row.last_failure_at + timedelta(seconds=setting("LOCKOUT_RESET_AFTER")) <= now:
+            return  # a quiet day forgives everything
+        if row.locked_until is not None and row.locked_until > now:
+            raise LockedOut(int((row.locked_until - now).total_seconds()) + 1)
+
+    def record(self, identifier: str | None) -> int:
+        """Count one failure (one statement, no lost updates) and set the wait."""
+        if not identifier:
+            return 0
+        Failure, session, now = self.Failure, self.db.session, clock.now()
+        stale = now - timedelta(seconds=setting("LOCKOUT_RESET_AFTER"))
+        count = session.execute(
+            sa.update(Failure)
+            .where(Failure.identifier == identifier)
+            .values(
+                count=sa.case((Failure.last_failure_at <= stale, 1), else_=Failure.count + 1),
+                last_failure_at=now,
+            )
+            .returning(Failure.count)
+            .execution_options(synchronize_session=False)
+        ).scalar()
+        if count is None:
+            session.add(Failure(identifier=identifier, count=1, last_failure_at=now))
+            try:
+                session.commit()
+            except sa.exc.IntegrityError:  # a parallel first failure inserted it
+                session.rollback()
+                return self.record(identifier)
+            count = 1
+        wait = delay_after(count)
+        session.execute(
+            sa.update(Failure)
+            .where(Failure.identifier == identifier)
+            .values(locked_until=now + wait if wait else None)
+            .execution_options(synchronize_session=False)
+        )
+        session.commit()
+        if count == setting("LOCKOUT_MAX_FAILURES"):
+            emit(login_locked, identifier=identifier, failures=count)
+        return count
+
+    def forgive(self, identifier: str | None) -> None:
+        """A success clears the count."""
+        if identifier:
+            self.db.session.execute(
+                sa.delete(self.Failure)
+                .where(self.Failure.identifier == identifier)
+                .execution_options(synchronize_session=False)
+            )
+            self.db.session.commit()
+
+
+def failures() -> Failures:
+    return current_app.extensions["passwordless"].failures
