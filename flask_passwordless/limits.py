@@ -22,9 +22,12 @@ def client_ip() -> str:
     return request.remote_addr or "unknown"
 
 
+def _typed_email() -> str:
+    return " ".join(request.form.get("email", "").split()).lower()[:320]
+
+
 def _email_key() -> str:
-    raw = request.form.get("email", "")
-    return "email:" + " ".join(raw.split()).lower()[:320]
+    return "email:" + _typed_email()
 
 
 def _phone_key() -> str:
@@ -49,7 +52,7 @@ def _checked_identifier() -> str:
         waiting = session.get(key)
         if isinstance(waiting, dict) and waiting.get("identifier"):
             return "checked:" + str(waiting["identifier"])
-    return "checked:" + _email_key()
+    return "checked:" + _typed_email()
 
 
 def _failed(response: Any) -> bool:
