@@ -9,6 +9,7 @@ be), e.g. ``FLASK_SECRET_KEY``, ``FLASK_SQLALCHEMY_DATABASE_URI``,
 
 from __future__ import annotations
 
+import os
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -71,11 +72,19 @@ def create_app() -> Flask:
         PASSWORDLESS_SITE_NAME="Sample app",
         # Anyone can try the sample: a first sign-in creates the account.
         PASSWORDLESS_REGISTER_UNKNOWN=True,
+        # Every flow on: texts are printed too, unless Twilio is configured (below).
+        PASSWORDLESS_SMS_ENABLED=True,
+        PASSWORDLESS_SMS_BACKEND="console",
+        PASSWORDLESS_PASSWORD_LOGIN=True,
         MAIL_DEFAULT_SENDER="Sample app <noreply@localhost>",
         # Say so explicitly: one process, limits kept in memory.
         RATELIMIT_STORAGE_URI="memory://",
     )
     app.config.from_prefixed_env()
+    if app.config.get("PASSWORDLESS_TWILIO_ACCOUNT_SID") and (
+        "FLASK_PASSWORDLESS_SMS_BACKEND" not in os.environ
+    ):
+        app.config["PASSWORDLESS_SMS_BACKEND"] = "twilio"
     if app.config["SECRET_KEY"] == DEV_SECRET_KEY:
         app.logger.warning("Using the development SECRET_KEY; set FLASK_SECRET_KEY.")
 
