@@ -44,3 +44,15 @@ def test_every_template_is_documented():
 def test_readme_test_command_is_what_ci_runs():
     assert "make test" in README
     assert "make test" in (ROOT / ".ci" / "run").read_text()
+
+
+def test_readme_is_valid_restructuredtext():
+    """PyPI refuses a long description with errors; a malformed table is one."""
+    import docutils.core
+    from docutils import nodes
+
+    document = docutils.core.publish_doctree(
+        README, settings_overrides={"report_level": 5, "halt_level": 5}
+    )
+    problems = [m.astext() for m in document.findall(nodes.system_message) if m["level"] >= 2]
+    assert problems == []
