@@ -6,9 +6,11 @@ into ``app.config`` and the README's reference is checked against it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import wraps
 from typing import Any
 
-from flask import current_app
+from flask import abort, current_app
 
 PREFIX = "PASSWORDLESS_"
 
@@ -163,3 +165,18 @@ def config_problems(app: Any) -> list[str]:
 def setting(name: str) -> Any:
     """Read one setting of the current app, by its name without the prefix."""
     return current_app.config[PREFIX + name]
+
+
+def only_when(name: str) -> Callable[[Any], Any]:
+    """A view that exists (else 404) only while the boolean setting ``name`` is on."""
+
+    def decorate(view: Any) -> Any:
+        @wraps(view)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            if not setting(name):
+                abort(404)
+            return view(*args, **kwargs)
+
+        return wrapper
+
+    return decorate

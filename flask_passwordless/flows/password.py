@@ -6,13 +6,12 @@ work: unknown addresses are checked against a dummy hash.
 
 from __future__ import annotations
 
-from functools import wraps
 from typing import Any
 
-from flask import Blueprint, abort, current_app, request
+from flask import Blueprint, current_app, request
 
 from .. import signals
-from ..config import setting
+from ..config import only_when
 from ..failures import failures
 from ..forms import PasswordLoginForm
 from ..limits import Limits
@@ -31,14 +30,7 @@ def register(bp: Blueprint, limits: Limits) -> None:
     )
 
 
-def password_enabled(view: Any) -> Any:
-    @wraps(view)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        if not setting("PASSWORD_LOGIN"):
-            abort(404)
-        return view(*args, **kwargs)
-
-    return wrapper
+password_enabled = only_when("PASSWORD_LOGIN")
 
 
 def login_password() -> Any:

@@ -8,13 +8,12 @@ does not say which case it was.
 
 from __future__ import annotations
 
-from functools import wraps
 from typing import Any
 
-from flask import Blueprint, abort, current_app, redirect, request, url_for
+from flask import Blueprint, current_app, redirect, request, url_for
 
 from .. import signals
-from ..config import setting
+from ..config import only_when, setting
 from ..delivery import render_sms, send
 from ..errors import SecretInvalid
 from ..forms import SignInPhoneForm
@@ -37,16 +36,7 @@ def register(bp: Blueprint, limits: Limits) -> None:
     )
 
 
-def sms_enabled(view: Any) -> Any:
-    """SMS pages exist only when the host turned SMS on (PASSWORDLESS_SMS_ENABLED)."""
-
-    @wraps(view)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        if not setting("SMS_ENABLED"):
-            abort(404)
-        return view(*args, **kwargs)
-
-    return wrapper
+sms_enabled = only_when("SMS_ENABLED")
 
 
 def login_sms() -> Any:
