@@ -17,8 +17,11 @@ from .signals import (
     login_locked,
     password_changed,
     password_reset_requested,
+    phone_removed,
     phone_verified,
     rate_limited,
+    sessions_revoked,
+    two_factor_changed,
     user_logged_in,
     user_registered,
 )
@@ -40,8 +43,11 @@ __all__ = [
     "login_link_sent",
     "password_changed",
     "password_reset_requested",
+    "phone_removed",
     "phone_verified",
     "rate_limited",
+    "sessions_revoked",
+    "two_factor_changed",
     "user_logged_in",
     "user_registered",
 ]

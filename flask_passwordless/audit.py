@@ -30,6 +30,9 @@ EVENTS = {
     "device_remembered": signals.device_remembered,
     "device_revoked": signals.device_revoked,
     "phone_verified": signals.phone_verified,
+    "phone_removed": signals.phone_removed,
+    "two_factor_changed": signals.two_factor_changed,
+    "sessions_revoked": signals.sessions_revoked,
     "rate_limited": signals.rate_limited,
 }
 _PERSONAL = {"email", "identifier", "phone_number"}

@@ -104,8 +104,8 @@ SETTINGS: dict[str, tuple[Any, str]] = {
     ),
     "SEND_IN_BACKGROUND": (
         True,
-        "Deliver messages on a background thread, so timing reveals nothing "
-        "and slow SMTP does not slow the page.",
+        "Deliver notices on a background thread (sign-in messages always are, so "
+        "timing reveals nothing).",
     ),
     "LIMITER_ENABLED": (True, "Apply the built-in rate limits."),
     "LIMIT_SEND_PER_IP": ("20/minute;200/day", "Sign-in emails requested from one IP."),

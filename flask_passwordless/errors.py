@@ -48,6 +48,14 @@ class FormExpired(PasswordlessError):
     )
 
 
+class TooManyMessages(PasswordlessError):
+    """A per-person message budget is spent (codes of the second step)."""
+
+    status = 429
+    title = "Too many codes"
+    message = "We have sent you several codes already. Wait a few minutes, then try again."
+
+
 class DeliveryFailed(PasswordlessError):
     """The mail or SMS backend refused the message; ``detail`` is for the log only."""
 
@@ -58,3 +66,16 @@ class DeliveryFailed(PasswordlessError):
     def __init__(self, message: str | None = None, detail: str = "") -> None:
         super().__init__(message)
         self.detail = detail
+
+
+class DatabaseUnavailable(PasswordlessError):
+    """The database refused or dropped the connection; the request's transaction was
+    rolled back, so nothing it did is saved."""
+
+    status = 503
+    title = "Temporarily unavailable"
+    message = (
+        "We cannot reach our database right now, so nothing was changed. "
+        "Please try again in a minute."
+    )
+    retry_after = 30

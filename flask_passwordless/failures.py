@@ -37,8 +37,8 @@ class LockedOut(PasswordlessError):
         minutes = -(-self.retry_after // 60)
         wait = f"{self.retry_after} seconds" if self.retry_after < 120 else f"{minutes} minutes"
         super().__init__(
-            f"There were too many wrong tries. Try again in {wait}, or use the link in "
-            "your email, which always works."
+            f"There were too many wrong tries. Try again in {wait}. A sign-in link "
+            "from your email is never blocked."
         )
 
 

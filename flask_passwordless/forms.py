@@ -7,7 +7,7 @@ from typing import Any
 from email_validator import EmailNotValidError, validate_email
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, HiddenField, PasswordField, StringField, TelField
-from wtforms.validators import InputRequired, Length, ValidationError
+from wtforms.validators import AnyOf, InputRequired, Length, ValidationError
 
 from .config import setting
 from .passwords import PasswordRefused, check_policy
@@ -21,6 +21,13 @@ def normalise_email(value: str) -> str:
     """
     checked = validate_email(value.strip(), check_deliverability=False)
     return checked.normalized.lower()
+
+
+def masked_email(email: str) -> str:
+    """``a•••e@example.com``: enough for the owner to recognise, little for others."""
+    local, _, domain = email.partition("@")
+    shown = local[0] + "•••" + local[-1] if len(local) > 2 else local[:1] + "•••"
+    return f"{shown}@{domain}"
 
 
 def _strip(value: Any) -> Any:
@@ -151,6 +158,10 @@ class TwoFactorForm(CodeForm):
 
 class LinkForm(FlaskForm):
     token = HiddenField(validators=[InputRequired(), Length(max=100)])
+
+
+class TwoFactorSettingForm(FlaskForm):
+    enable = HiddenField(validators=[InputRequired(), AnyOf(["0", "1"])])
 
 
 class ActionForm(FlaskForm):

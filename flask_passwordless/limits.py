@@ -10,10 +10,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from flask import request, session
+from email_validator import EmailNotValidError
+from flask import current_app, request, session
 from flask_limiter import Limiter
+from limits import parse_many
 
 from .config import setting
+from .forms import normalise_email
 from .phone import PhoneRefused, parse_phone
 from .session import PARTIAL, PENDING
 
@@ -23,7 +26,12 @@ def client_ip() -> str:
 
 
 def _typed_email() -> str:
-    return " ".join(request.form.get("email", "").split()).lower()[:320]
+    """The address as it will be stored, so every spelling of it shares one budget."""
+    raw = request.form.get("email", "")[:320]
+    try:
+        return normalise_email(raw)
+    except EmailNotValidError:
+        return " ".join(raw.split()).lower()
 
 
 def _email_key() -> str:
@@ -45,19 +53,40 @@ def _partial_key() -> str:
     return "user:" + str(partial.get("key") if isinstance(partial, dict) else None)
 
 
-def _checked_identifier() -> str:
-    """Whose secret this check targets: the code this browser waits for, or the
-    email typed with a password."""
-    for key in (PENDING, PARTIAL):
+def _waiting_for(key: str) -> Callable[[], str]:
+    """Whose code a check targets: the identifier this browser waits on under ``key``
+    (each page reads only its own record, so another flow cannot move the key)."""
+
+    def identifier() -> str:
         waiting = session.get(key)
-        if isinstance(waiting, dict) and waiting.get("identifier"):
-            return "checked:" + str(waiting["identifier"])
-    return "checked:" + _typed_email()
+        found = waiting.get("identifier") if isinstance(waiting, dict) else None
+        return "checked:" + str(found)
+
+    return identifier
+
+
+_CHECKED = {
+    "pending": _waiting_for(PENDING),
+    "partial": _waiting_for(PARTIAL),
+    "email": lambda: "checked:" + _typed_email(),
+}
 
 
 def _failed(response: Any) -> bool:
     """A check failed unless it redirected onwards (success is always a redirect)."""
     return response.status_code not in (302, 303)
+
+
+def spend(limit_setting: str, key: str) -> bool:
+    """Count one use against a limit outside any view (in the limiter's storage, so
+    every process shares it); False once the budget is spent."""
+    limiter = current_app.extensions["passwordless"].limiter
+    if _disabled() or not limiter.enabled:
+        return True
+    budget = setting(limit_setting)
+    return all(
+        limiter.limiter.hit(item, "passwordless", limit_setting, key) for item in parse_many(budget)
+    )
 
 
 def _disabled() -> bool:
@@ -100,13 +129,14 @@ class Limits:
             exempt_when=_disabled,
         )(view)
 
-    def failed_checks(self, view: Any) -> Any:
-        """Per-identifier limit that counts only failed POSTs (Flask-Limiter's deduct_when)."""
+    def failed_checks(self, source: str) -> Callable[[Any], Any]:
+        """Per-identifier limit that counts only failed POSTs (Flask-Limiter's
+        deduct_when); ``source`` says where the view finds the identifier."""
         return self.limiter.shared_limit(
             lambda: setting("LIMIT_FAILED_CHECKS_PER_IDENTIFIER"),
             scope="passwordless-failed-checks",
-            key_func=_checked_identifier,
+            key_func=_CHECKED[source],
             methods=["POST"],
             deduct_when=_failed,
             exempt_when=_disabled,
-        )(view)
+        )

@@ -45,17 +45,15 @@ class Models:
     Failure: Any
 
 
-_models_by_db: dict[int, Models] = {}
-
-
 def models_for(db: Any) -> Models:
-    """Declare (once per ``db``) the extension's tables on the host's metadata."""
-    key = id(db)
-    if key not in _models_by_db:
-        _models_by_db[key] = Models(
+    """Declare (once per ``db``, kept on it) the extension's tables on its metadata."""
+    models = getattr(db, "_passwordless_models", None)
+    if models is None:
+        models = Models(
             Secret=_declare_secret(db), Device=_declare_device(db), Failure=_declare_failure(db)
         )
-    return _models_by_db[key]
+        db._passwordless_models = models
+    return models
 
 
 def _declare_secret(db: Any) -> Any:

@@ -141,8 +141,14 @@ def verify_password(password_hash: str | None, password: str) -> bool:
 
 
 def needs_rehash(password_hash: str) -> bool:
-    method = setting("PASSWORD_HASH").split(":")[0]
-    return not password_hash.startswith(method + ":")
+    """True when the hash was made with another method *or other parameters*
+    (``scrypt:32768:8:1`` versus ``scrypt:16384:8:1``)."""
+    return password_hash.split("$", 1)[0] != _method_prefix(setting("PASSWORD_HASH"))
+
+
+def _method_prefix(method: str) -> str:
+    """The method as Werkzeug writes it in full, defaults expanded."""
+    return _dummy_hash(method).split("$", 1)[0]
 
 
 @cache

@@ -13,7 +13,7 @@ from flask_login import current_user, login_user, logout_user
 
 from . import clock
 from .config import setting
-from .signals import emit, user_logged_in
+from .signals import emit, sessions_revoked, user_logged_in
 
 AUTH_RECORD = "_passwordless_auth"
 PENDING = "_passwordless_pending"
@@ -29,9 +29,20 @@ def sign_in(user: Any, methods: list[str]) -> None:
     ``["password", "sms"]`` or ``["password", "device"]``).
     """
     session.clear()
+    regenerate = getattr(current_app.session_interface, "regenerate", None)
+    if regenerate is not None:  # server-side sessions (Flask-Session): a new session id
+        regenerate(session)
     login_user(user, fresh=True)
     session[AUTH_RECORD] = {"methods": list(methods), "at": clock.timestamp()}
     emit(user_logged_in, user=user, method=methods[0], methods=list(methods))
+
+
+def keep_signed_in(user: Any) -> None:
+    """After the user's own auth_id rotation: stay signed in here, same record."""
+    record = auth_record()
+    login_user(user, fresh=True)
+    if record is not None:
+        session[AUTH_RECORD] = record
 
 
 def sign_out() -> None:
@@ -42,6 +53,7 @@ def sign_out() -> None:
 def sign_out_everywhere(user: Any) -> None:
     """Rotate the user's auth_id, so every other session stops matching."""
     current_app.extensions["passwordless"].adapter.rotate_auth_id(user)
+    emit(sessions_revoked, user=user)
     sign_out()
 
 

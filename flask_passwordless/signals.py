@@ -29,6 +29,12 @@ password_changed = _signals.signal("password-changed")
 device_remembered = _signals.signal("device-remembered")
 #: A remembered device was forgotten (``user``, ``device``).
 device_revoked = _signals.signal("device-revoked")
+#: Two-step sign-in was turned on or off (``user``, ``enabled``).
+two_factor_changed = _signals.signal("two-factor-changed")
+#: The phone number was removed (``user``).
+phone_removed = _signals.signal("phone-removed")
+#: Every session of a user was ended ("sign out everywhere") (``user``).
+sessions_revoked = _signals.signal("sessions-revoked")
 #: A phone number was verified (``user``, ``phone_number``).
 phone_verified = _signals.signal("phone-verified")
 #: A rate limit was hit (``limit``, ``endpoint``).

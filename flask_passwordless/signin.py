@@ -16,7 +16,8 @@ from flask import current_app, redirect, request, session, url_for
 from . import clock, devices, signals
 from .config import setting
 from .delivery import render_email, render_sms, send
-from .errors import PasswordlessError
+from .errors import PasswordlessError, TooManyMessages
+from .limits import spend
 from .phone import masked_phone
 from .session import PARTIAL, redirect_after_login, sign_in
 from .signals import emit
@@ -36,10 +37,16 @@ def _adapter() -> Any:
     return current_app.extensions["passwordless"].adapter
 
 
+#: First factors that are something the user knows (or replaced it): they always
+#: need the second step when it is on. A reset link counts as one, so a reset
+#: never skips the second factor.
+KNOWLEDGE = {"password", "reset"}
+
+
 def second_factor_required(user: Any, method: str) -> bool:
     if not _adapter().two_factor_enabled(user):
         return False
-    return method == "password" or setting("TWO_FACTOR_FOR_PASSWORDLESS")
+    return method in KNOWLEDGE or setting("TWO_FACTOR_FOR_PASSWORDLESS")
 
 
 def second_channel(user: Any, method: str) -> str | None:
@@ -47,7 +54,7 @@ def second_channel(user: Any, method: str) -> str | None:
     has_phone = _adapter().phone_of(user) is not None and setting("SMS_ENABLED")
     if method == "sms":
         return "email"
-    if method == "email":
+    if method in ("email", "reset"):  # a reset link proved the mailbox
         return "sms" if has_phone else None
     return "sms" if has_phone else "email"
 
@@ -67,16 +74,28 @@ def first_factor_passed(user: Any, method: str, next_url: str | None) -> Any:
     return redirect(url_for("passwordless.two_factor"))
 
 
+def two_factor_identifier(user: Any) -> str:
+    """The lockout and limit key of a user's second step: its own, so that wrong
+    guesses at the public sign-in pages never block it, and a right password
+    never clears it."""
+    return "2fa:" + _adapter().key_of(user)
+
+
 def send_second_factor(user: Any, first: str, channel: str, next_url: str | None) -> None:
     """Issue a code for the second factor and send it; the page waits for it."""
-    adapter, secrets = _adapter(), current_app.extensions["passwordless"].secrets
+    adapter, store = _adapter(), current_app.extensions["passwordless"].secrets
     to = adapter.phone_of(user) if channel == "sms" else adapter.email_of(user)
+    if not spend("LIMIT_SEND_PER_IDENTIFIER", two_factor_identifier(user)):
+        raise TooManyMessages()
     earlier = session.get(PARTIAL)
-    if isinstance(earlier, dict) and isinstance(earlier.get("id"), int):
-        secrets.discard(earlier["id"])  # a resend: this browser's previous code dies
+    started = clock.timestamp()
+    if isinstance(earlier, dict) and earlier.get("key") == adapter.key_of(user):
+        if isinstance(earlier.get("id"), int):
+            store.discard(earlier["id"])  # a resend: this browser's previous code dies
+        started = earlier.get("at", started)  # and the five minutes do not restart
     # Codes of the second step live in one browser's session: a sign-in started
     # elsewhere (even by someone who knows the password) must not void this one.
-    issued = secrets.issue(PURPOSE, to, link=False, retire_older=False)
+    issued = store.issue(PURPOSE, to, link=False, retire_older=False)
     minutes = setting("TOKEN_MAX_AGE") // 60
     if channel == "sms":
         message = render_sms("two_factor", to, code=issued.code, minutes=minutes)
@@ -92,9 +111,9 @@ def send_second_factor(user: Any, first: str, channel: str, next_url: str | None
         "id": issued.id,
         "purpose": PURPOSE,
         "to": masked_phone(to) if channel == "sms" else to,
-        "identifier": to,
+        "identifier": two_factor_identifier(user),
         "next": next_url,
-        "at": clock.timestamp(),
+        "at": started,
     }
     emit(signals.code_sent, channel=channel, identifier=to)
 
@@ -116,7 +135,8 @@ def half_signed_in() -> tuple[Any, dict[str, Any]] | None:
 
 
 def complete(user: Any, methods: list[str], next_url: str | None, *, known_device: bool) -> Any:
-    """Sign in; tell the owner about a sign-in from a browser we do not know."""
+    """Sign in; tell the owner about a sign-in from a browser we did not know."""
+    current_app.extensions["passwordless"].failures.forgive(two_factor_identifier(user))
     sign_in(user, methods)
     if not known_device and setting("NOTIFY_NEW_DEVICE") and "email" not in methods:
         agent = request.headers.get("User-Agent", "")

@@ -211,9 +211,16 @@ class Secrets:
             .execution_options(synchronize_session=False)
         )
 
-    def retire_all(self, purpose: str, identifier: str) -> None:
-        """Kill every live row for this identifier and purpose (e.g. after a reset)."""
-        self._retire(purpose, identifier, clock.now())
+    def retire_identifiers(self, identifiers: list[str]) -> None:
+        """Kill every live link and code sent to these identifiers, for any purpose
+        (a password reset ends whatever was under way)."""
+        Secret = self.Secret
+        self.db.session.execute(
+            sa.update(Secret)
+            .where(Secret.identifier.in_(identifiers), Secret.consumed_at.is_(None))
+            .values(consumed_at=clock.now())
+            .execution_options(synchronize_session=False)
+        )
         self.db.session.commit()
 
     def discard(self, secret_id: int) -> None:

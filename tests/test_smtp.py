@@ -91,9 +91,19 @@ def test_smtp_down_after_response_is_logged_not_a_500(make_app, caplog):
     assert "email delivery of 'login' failed" in caplog.text
 
 
-def test_smtp_down_while_sending_inline_shows_a_clear_page(make_app):
+def test_sign_in_email_is_sent_in_the_background_even_when_told_inline(make_app, caplog):
+    """Inline sending would tell known from unknown addresses (slow, or a 503)."""
     app = _mail_app(make_app, _free_port(), PASSWORDLESS_SEND_IN_BACKGROUND=False)
     add_user(app, "alice@example.com")
-    response = request_login(app.test_client(), "alice@example.com")
+    assert request_login(app.test_client(), "alice@example.com").status_code == 302
+    assert request_login(app.test_client(), "nobody@example.com").status_code == 302
+
+
+def test_smtp_down_for_a_second_step_code_shows_a_clear_page(make_app):
+    from factors import make_user, password_login
+
+    app = _mail_app(make_app, _free_port())
+    make_user(app, "bob@example.com", two_factor=True)
+    response = password_login(app.test_client(), "bob@example.com")
     assert response.status_code == 503
     assert "We could not send the message" in response.get_data(as_text=True)

@@ -29,6 +29,12 @@ COOKIE = "passwordless_device"
 
 
 @pytest.fixture
+def app(make_app):
+    """Many sign-ins in a row here: a roomy budget for second-step codes."""
+    return make_app(PASSWORDLESS_LIMIT_SEND_PER_IDENTIFIER="100/minute")
+
+
+@pytest.fixture
 def alice(app):
     return make_user(app, phone=PHONE, two_factor=True)
 
@@ -309,10 +315,64 @@ def test_two_factor_setting_page_turns_it_on_and_off(app, client):
     password_login(client)
     token = csrf_token(client)
     assert "is <strong>off</strong>" in client.get("/auth/account/two-factor").get_data(True)
-    client.post("/auth/account/two-factor", data={"csrf_token": token})
+    for _ in range(2):  # a double click turns it on, not on and off again
+        client.post("/auth/account/two-factor", data={"enable": "1", "csrf_token": token})
     assert "is <strong>on</strong>" in client.get("/auth/account/two-factor").get_data(True)
+    notices = [
+        m for m in app.extensions["passwordless"].outbox if m.template == "two_factor_changed"
+    ]
+    assert len(notices) == 1 and "turned on" in notices[0].text
     sign_out(client)
     assert _asks_second_factor(app, client)
+    pass_second_factor(app, client, "email")  # no phone: the code comes by email
+    client.post("/auth/account/two-factor", data={"enable": "0", "csrf_token": csrf_token(client)})
+    sign_out(client)
+    assert not _asks_second_factor(app, client)
+
+
+def test_second_step_codes_have_a_budget_per_user(make_app):
+    app = make_app()  # the default: 3 a minute
+    make_user(app, phone=PHONE, two_factor=True)
+    statuses = [password_login(app.test_client()).status_code for _ in range(5)]
+    assert statuses == [302, 302, 302, 429, 429]
+    assert count(app, "sms") == 3
+
+
+def test_wrong_guesses_at_public_pages_never_block_the_second_step(app, alice):
+    attacker = app.test_client()
+    attacker.post("/auth/login/sms", data={"phone": PHONE, "csrf_token": csrf_token(attacker)})
+    for _ in range(5):
+        submit_code(attacker, "000000" if code_in(last(app, "sms")) != "000000" else "111111")
+    owner = app.test_client()
+    password_login(owner)
+    assert pass_second_factor(app, owner).status_code == 302
+
+
+def test_right_password_does_not_reset_second_step_failures(app, alice):
+    client = app.test_client()
+    evaluated = 0
+    for _ in range(4):
+        password_login(client)
+        code = code_in(last(app, "sms"))
+        for _ in range(3):
+            data = {"code": f"{(int(code) + 1) % 1_000_000:06d}", "csrf_token": csrf_token(client)}
+            status = client.post("/auth/two-factor", data=data).status_code
+            evaluated += status == 200
+    assert evaluated <= 6  # 5 free failures (+1 that starts the wait), not 12
+
+
+def test_newly_remembered_browser_still_gets_the_new_sign_in_notice(app, client, alice):
+    password_login(client)
+    pass_second_factor(app, client, remember=True)
+    assert last(app, "email").template == "new_device"
+
+
+def test_resend_does_not_extend_the_time_to_finish(app, client, alice, clock):
+    password_login(client)
+    clock.advance(minutes=4)
+    client.post("/auth/two-factor/resend", data={"csrf_token": csrf_token(client)})
+    clock.advance(minutes=2)
+    assert pass_second_factor(app, client).headers["Location"] == "/auth/login"
 
 
 @pytest.mark.parametrize(

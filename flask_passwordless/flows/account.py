@@ -7,18 +7,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, current_app, flash, redirect, session, url_for
+from flask import Blueprint, current_app, flash, redirect, url_for
 from flask_login import current_user
 
 from .. import devices, signals
 from ..config import setting
 from ..delivery import render_email, send
 from ..errors import FormExpired
-from ..forms import ActionForm, NewPasswordForm
+from ..forms import ActionForm, NewPasswordForm, TwoFactorSettingForm
 from ..limits import Limits
 from ..pages import render_page
 from ..passwords import hash_password
-from ..session import AUTH_RECORD, auth_required, recently_signed_in, sign_in
+from ..session import auth_required, keep_signed_in, recently_signed_in
 from ..signals import emit
 
 recent = auth_required(within=recently_signed_in)
@@ -49,10 +49,9 @@ def account_password() -> Any:
     user = _user()
     form = NewPasswordForm(email=_adapter().email_of(user))
     if form.validate_on_submit():
-        methods = session.get(AUTH_RECORD, {}).get("methods", ["password"])
         _adapter().set_password_hash(user, hash_password(form.password.data))
         _adapter().rotate_auth_id(user)
-        sign_in(user, methods)
+        keep_signed_in(user)
         send(render_email("password_changed", _adapter().email_of(user)))
         emit(signals.password_changed, user=user)
         flash("Your password was changed. Other browsers were signed out.", "success")
@@ -62,23 +61,27 @@ def account_password() -> Any:
 
 
 def account_two_factor() -> Any:
+    """Turn two-step sign-in on or off. The form says which (``enable=1/0``), so a
+    double click or a stale tab cannot flip it back."""
     user = _user()
-    form = ActionForm()
-    phone = _adapter().phone_of(user)
-    needs_phone = setting("TWO_FACTOR_FOR_PASSWORDLESS") and phone is None
+    form = TwoFactorSettingForm()
+    texts = _adapter().phone_of(user) is not None and setting("SMS_ENABLED")
+    needs_phone = setting("TWO_FACTOR_FOR_PASSWORDLESS") and not texts
     if form.validate_on_submit():
-        enable = not _adapter().two_factor_enabled(user)
+        enable = form.enable.data == "1"
         if enable and needs_phone:
             flash("Add a verified phone number first: it receives the second code.", "error")
-        else:
+        elif enable != _adapter().two_factor_enabled(user):
             _adapter().set_two_factor(user, enable)
+            send(render_email("two_factor_changed", _adapter().email_of(user), enabled=enable))
+            emit(signals.two_factor_changed, user=user, enabled=enable)
             flash(f"Two-step sign-in is {'on' if enable else 'off'}.", "success")
         return redirect(url_for(".account_two_factor"))
     return render_page(
         "account_two_factor.html",
         form=form,
         enabled=_adapter().two_factor_enabled(user),
-        channel="text message" if phone else "email",
+        channel="text message" if texts else "email",
         needs_phone=needs_phone,
     )
 

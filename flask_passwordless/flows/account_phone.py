@@ -41,7 +41,7 @@ def register(bp: Blueprint, limits: Limits) -> None:
     )
     bp.add_url_rule(
         "/account/phone/verify",
-        view_func=recent(limits.checks(limits.failed_checks(verify_phone))),
+        view_func=recent(limits.checks(limits.failed_checks("pending")(verify_phone))),
         methods=["GET", "POST"],
     )
     bp.add_url_rule("/account/phone/remove", view_func=recent(remove_phone), methods=["POST"])
@@ -55,18 +55,14 @@ def account_phone() -> Any:
     """Show the number, and text a code to a new one."""
     user = current_user._get_current_object()
     form = PhoneForm()
+    current = _state().adapter.phone_of(user)
     if form.validate_on_submit():
-        owner = _state().adapter.find_by_phone(form.e164)
-        if owner is not None:
-            mine = owner.get_id() == user.get_id()
-            form.phone.errors = [
-                "That is already your number."
-                if mine
-                else "That number belongs to another account."
-            ]
+        # Whether *another* account holds the number is said only after its code
+        # comes back (in _save): only the person holding that phone may learn it.
+        if form.e164 == current:
+            form.phone.errors = ["That is already your number."]
         elif _send_code(form.e164, form):
             return redirect(url_for(".verify_phone"))
-    current = _state().adapter.phone_of(user)
     return render_page(
         "account_phone.html",
         form=form,
@@ -131,6 +127,7 @@ def remove_phone() -> Any:
     elif _state().adapter.phone_of(user):
         _state().adapter.set_phone(user, None)
         _tell_owner(user, "removed")
+        emit(signals.phone_removed, user=user)
         flash("Your phone number was removed.", "success")
     return redirect(url_for(".account_phone"))
 

@@ -27,7 +27,7 @@ FINISH = {email_login.PURPOSE: email_login.finish, sms_login.PURPOSE: sms_login.
 def register(bp: Blueprint, limits: Limits) -> None:
     bp.add_url_rule(
         "/login/code",
-        view_func=limits.checks(limits.failed_checks(login_code)),
+        view_func=limits.checks(limits.failed_checks("pending")(login_code)),
         methods=["GET", "POST"],
     )
 
@@ -46,10 +46,15 @@ def login_code() -> Any:
     return render_page("code.html", form=form, sent_to=pending.get("to"), channel=channel)
 
 
-def check_code(form: CodeForm, pending: dict[str, Any]) -> Redeemed | None:
+def check_code(
+    form: CodeForm, pending: dict[str, Any], *, forget: str | None = PENDING, forgive: bool = True
+) -> Redeemed | None:
     """Use the pending secret if the code is right; a wrong one becomes a field error.
 
-    A dead secret ends the wait for a code and raises, for the error page.
+    A dead secret raises, for the error page, after dropping the session key
+    ``forget`` (the caller's record of what it waits for). A success clears
+    the identifier's failure count unless ``forgive`` is off (the second
+    step clears its own count only once the user is signed in).
     """
     identifier = pending.get("identifier")
     failures().check_allowed(identifier)
@@ -63,11 +68,14 @@ def check_code(form: CodeForm, pending: dict[str, Any]) -> Redeemed | None:
         if wrong.remaining:
             form.code.errors = [wrong.message]
             return None
-        session.pop(PENDING, None)
+        if forget:
+            session.pop(forget, None)
         raise SecretInvalid() from None
     except SecretInvalid:
-        session.pop(PENDING, None)
+        if forget:
+            session.pop(forget, None)
         emit(signals.login_failed, identifier=identifier, reason="dead-code")
         raise
-    failures().forgive(identifier)
+    if forgive:
+        failures().forgive(identifier)
     return redeemed

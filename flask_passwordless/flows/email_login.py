@@ -17,7 +17,7 @@ from ..config import setting
 from ..delivery import external_url, render_email, send
 from ..errors import FormExpired, SecretInvalid
 from ..failures import failures
-from ..forms import EmailForm, LinkForm
+from ..forms import EmailForm, LinkForm, masked_email
 from ..limits import Limits
 from ..pages import render_page
 from ..session import expect_code, safe_next
@@ -58,14 +58,18 @@ def start(email: str, next_url: str | None) -> None:
     user = state.adapter.find_by_email(email)
     issued = state.secrets.issue(PURPOSE, email, next_url=next_url)
     expect_code(issued.id, PURPOSE, email, email)
+    # Messages always go out in the background: an inline send (slow, or failing
+    # with a 503) would tell a known address from an unknown one.
     if user is None and not setting("REGISTER_UNKNOWN"):
         if setting("EMAIL_UNKNOWN_ACCOUNTS"):
-            send(render_email("unknown_account", email, login_url=external_url(".login")))
+            login_url = external_url(".login")
+            send(render_email("unknown_account", email, login_url=login_url), background=True)
         return
     template = "login" if user is not None else "register"
     link = external_url(".login_link", token=issued.token)
     minutes = setting("TOKEN_MAX_AGE") // 60
-    send(render_email(template, email, link=link, code=issued.code, minutes=minutes))
+    message = render_email(template, email, link=link, code=issued.code, minutes=minutes)
+    send(message, background=True)
     emit(signals.login_link_sent, user=user, email=email)
     emit(signals.code_sent, channel="email", identifier=email)
 
@@ -74,11 +78,13 @@ def login_link() -> Any:
     """The link's landing page: one button, nothing used (scanners are welcome)."""
     token = request.args.get("token", "")
     try:
-        current_app.extensions["passwordless"].secrets.check_link(token, PURPOSE)
+        link = current_app.extensions["passwordless"].secrets.check_link(token, PURPOSE)
     except SecretInvalid:
         emit(signals.login_failed, identifier=None, reason="dead-link")
         raise
-    return render_page("link_confirm.html", form=LinkForm(token=token))
+    # Say whose account: a link mailed by an attacker would sign you in as them.
+    account = masked_email(link.identifier)
+    return render_page("link_confirm.html", form=LinkForm(token=token), account=account)
 
 
 def login_link_confirm() -> Any:

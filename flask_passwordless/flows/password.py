@@ -25,7 +25,7 @@ from ..signin import first_factor_passed
 def register(bp: Blueprint, limits: Limits) -> None:
     bp.add_url_rule(
         "/login/password",
-        view_func=password_enabled(limits.checks(limits.failed_checks(login_password))),
+        view_func=password_enabled(limits.checks(limits.failed_checks("email")(login_password))),
         methods=["GET", "POST"],
     )
 

@@ -20,7 +20,7 @@ from ..limits import Limits
 from ..pages import render_page
 from ..passwords import hash_password
 from ..signals import emit
-from ..signin import first_factor_passed
+from ..signin import first_factor_passed, second_channel, second_factor_required
 from .password import password_enabled
 
 PURPOSE = "reset"
@@ -53,10 +53,11 @@ def reset() -> Any:
         if user is not None:
             link = external_url(".reset_confirm", token=issued.token)
             minutes = setting("RESET_MAX_AGE") // 60
-            send(render_email("reset", email, link=link, minutes=minutes))
+            send(render_email("reset", email, link=link, minutes=minutes), background=True)
             emit(signals.password_reset_requested, email=email)
         elif setting("EMAIL_UNKNOWN_ACCOUNTS"):
-            send(render_email("unknown_account", email, login_url=external_url(".login")))
+            login_url = external_url(".login")
+            send(render_email("unknown_account", email, login_url=login_url), background=True)
         return render_page("reset_sent.html", sent_to=email)
     return render_page("reset.html", form=form)
 
@@ -75,17 +76,27 @@ def reset_confirm() -> Any:
     return render_page("reset_confirm.html", form=form)
 
 
+def _needs_missing_second_factor(user: Any) -> bool:
+    """Two-step sign-in is on but only the mailbox could be asked again: then the
+    user signs in with the new password instead, which asks for the email code."""
+    return second_factor_required(user, "reset") and second_channel(user, "reset") is None
+
+
 def _replace_password(user: Any, password: str) -> Any:
+    """End everything that the old password might have let someone start, then set
+    the new one (in that order: a failure half-way leaves the user signed out with
+    the old password, and a new reset link away from fixing it)."""
     state = _state()
-    email = state.adapter.email_of(user)
-    state.adapter.set_password_hash(user, hash_password(password))
-    state.secrets.retire_all(PURPOSE, email)
+    email, phone = state.adapter.email_of(user), state.adapter.phone_of(user)
     state.adapter.rotate_auth_id(user)
     for device in devices.revoke(user):
         emit(signals.device_revoked, user=user, device=device)
+    state.secrets.retire_identifiers([email, phone] if phone else [email])
+    state.failures.forgive(email)  # the link proved the mailbox
+    state.adapter.set_password_hash(user, hash_password(password))
     send(render_email("password_changed", email))
     emit(signals.password_changed, user=user)
-    if setting("RESET_SIGNS_IN"):
-        return first_factor_passed(user, "password", None)
+    if setting("RESET_SIGNS_IN") and not _needs_missing_second_factor(user):
+        return first_factor_passed(user, "reset", None)
     flash("Your password was changed. Sign in with it now.", "success")
     return redirect(url_for(".login_password"))

@@ -55,10 +55,11 @@ def start(phone_number: str, next_url: str | None) -> None:
         user = None
     issued = state.secrets.issue(PURPOSE, phone_number, link=False, next_url=next_url)
     expect_code(issued.id, PURPOSE, display_phone(phone_number), phone_number)
-    if user is None:
-        return
     minutes = setting("TOKEN_MAX_AGE") // 60
-    send(render_sms("login", phone_number, code=issued.code, minutes=minutes))
+    text = render_sms("login", phone_number, code=issued.code, minutes=minutes)
+    if user is None:
+        return  # rendered all the same: the work before the answer does not differ
+    send(text, background=True)  # never inline: a slow or failed send would tell
     emit(signals.code_sent, channel="sms", identifier=phone_number)
 
 

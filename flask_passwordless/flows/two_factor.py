@@ -21,7 +21,7 @@ from .code import check_code
 def register(bp: Blueprint, limits: Limits) -> None:
     bp.add_url_rule(
         "/two-factor",
-        view_func=limits.checks(limits.failed_checks(two_factor)),
+        view_func=limits.checks(limits.failed_checks("partial")(two_factor)),
         methods=["GET", "POST"],
     )
     bp.add_url_rule(
@@ -43,11 +43,11 @@ def two_factor() -> Any:
     if form.validate_on_submit() and _code_accepted(form, partial):
         session.pop(PARTIAL, None)
         methods = [partial["first"], partial["channel"]]
-        remembered = form.remember.data
-        if remembered:
+        if form.remember.data:
             device = devices.remember(user)
             emit(signals.device_remembered, user=user, device=device)
-        return complete(user, methods, partial.get("next"), known_device=remembered)
+        # A browser remembered just now is still new: its owner hears about it.
+        return complete(user, methods, partial.get("next"), known_device=False)
     return render_page(
         "two_factor.html",
         form=form,
@@ -61,7 +61,7 @@ def two_factor() -> Any:
 def _code_accepted(form: TwoFactorForm, partial: dict[str, Any]) -> bool:
     """A dead code is a field error here, with the resend button right below."""
     try:
-        return check_code(form, partial) is not None
+        return check_code(form, partial, forget=None, forgive=False) is not None
     except SecretInvalid:
         form.code.errors = ["This code has expired or was used up. Send yourself a new one."]
         return False
