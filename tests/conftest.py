@@ -11,6 +11,8 @@ import pytest
 from apps import User, create_app, db
 from flask_passwordless.clock import utcnow
 
+pytest_plugins = ["browser_fixtures"]
+
 POSTGRES_URL = os.environ.get("PASSWORDLESS_TEST_DATABASE_URL")
 REDIS_URL = os.environ.get("PASSWORDLESS_TEST_REDIS_URL")
 REQUIRE_ALL_TIERS = os.environ.get("PASSWORDLESS_REQUIRE_ALL_TIERS") == "1"

