@@ -1,0 +1,661 @@
+"""``python -m bench``: build the apps and databases, measure in alternation, print the tables."""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import os
+import platform
+import shutil
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from . import data, flows, profiling, server, timing
+from .report import Table, ms, pct, times, us
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+NAMES = {"bare": "Flask-Login (bare)", "ours": "flask-passwordless", "fst": "Flask-Security-Too"}
+MISSING_HELP = (
+    "bench: {what} is not installed; the bench needs it for the comparison.\n"
+    "Install the bench requirements into this environment:\n\n"
+    "    pip install -r requirements-bench.txt\n"
+)
+
+
+@dataclass
+class Settings:
+    quick: bool
+    small: int
+    large: int
+    page_rounds: int
+    page_count: int
+    flow_rounds: int
+    flow_count: int
+    pg_page_rounds: int
+    pg_flow_rounds: int
+    server_levels: tuple[int, ...]
+    server_seconds: float
+    server_reps: int
+    server_max_flows: int
+    profile_pages: int
+    profile_flows: int
+    phase_seconds: float
+
+    @classmethod
+    def make(cls, args: argparse.Namespace) -> Settings:
+        if args.quick:
+            settings = cls(
+                quick=True,
+                small=1000,
+                large=args.large or 20_000,
+                page_rounds=5,
+                page_count=150,
+                flow_rounds=4,
+                flow_count=5,
+                pg_page_rounds=3,
+                pg_flow_rounds=3,
+                server_levels=(1, 4),
+                server_seconds=2.0,
+                server_reps=1,
+                server_max_flows=2000,
+                profile_pages=300,
+                profile_flows=20,
+                phase_seconds=12.0,
+            )
+        else:
+            settings = cls(
+                quick=False,
+                small=1000,
+                large=args.large or 1_000_000,
+                page_rounds=30,
+                page_count=200,
+                flow_rounds=16,
+                flow_count=8,
+                pg_page_rounds=16,
+                pg_flow_rounds=10,
+                server_levels=(1, 4, 16),
+                server_seconds=6.0,
+                server_reps=2,
+                server_max_flows=20_000,
+                profile_pages=2000,
+                profile_flows=100,
+                phase_seconds=45.0,
+            )
+        return settings
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench",
+        description="flask-passwordless vs bare Flask-Login vs Flask-Security-Too: "
+        "medians and ratios, measured in alternation in one run.",
+    )
+    parser.add_argument("--quick", action="store_true", help="a ~1 minute smoke run")
+    parser.add_argument("--large", type=int, help="rows in the large tables (default 1000000)")
+    parser.add_argument("--no-server", action="store_true", help="skip the gunicorn part")
+    parser.add_argument("--no-profile", action="store_true", help="skip profiling")
+    parser.add_argument("--no-postgres", action="store_true", help="ignore PostgreSQL")
+    parser.add_argument(
+        "--no-cache", action="store_true", help="rebuild the large SQLite files, do not cache"
+    )
+    parser.add_argument(
+        "--results",
+        type=Path,
+        help="where to write the RST results (default: bench/RESULTS.rst on a full run, "
+        "nowhere with --quick)",
+    )
+    return parser.parse_args(argv)
+
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def missing_requirements(need_server: bool) -> str | None:
+    wanted = {"flask_security": "Flask-Security-Too", "cryptography": "cryptography"}
+    if need_server:
+        wanted["gunicorn"] = "gunicorn"
+    for module, name in wanted.items():
+        if importlib.util.find_spec(module) is None:
+            return name
+    return None
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    missing = missing_requirements(need_server=not args.no_server)
+    if missing:
+        print(MISSING_HELP.format(what=missing), file=sys.stderr)
+        return 2
+    settings = Settings.make(args)
+    results_path = args.results or (None if settings.quick else HERE / "RESULTS.rst")
+    pg_raw = None if args.no_postgres else os.environ.get("PASSWORDLESS_TEST_DATABASE_URL")
+    bench = Bench(settings, pg_raw, cache=not args.no_cache)
+    started = time.perf_counter()
+    try:
+        tables = bench.run(server_part=not args.no_server, profile_part=not args.no_profile)
+    finally:
+        bench.close()
+    elapsed = time.perf_counter() - started
+    command = "python -m bench" + (" --quick" if settings.quick else "")
+    text = render_text(tables, bench, settings, elapsed, command)
+    print(text)
+    if results_path:
+        results_path.write_text(render_rst(tables, bench, settings, elapsed, command))
+        log(f"bench: wrote {results_path}")
+    return 0
+
+
+# -- the bench ------------------------------------------------------------------
+
+
+class Bench:
+    def __init__(self, settings: Settings, pg_raw: str | None, cache: bool) -> None:
+        self.settings = settings
+        self.cache = cache
+        self.run_dir = Path(tempfile.mkdtemp(prefix="pwl-bench-"))
+        self.pg = data.PostgresSchemas(pg_raw) if pg_raw else None
+        self.subjects: dict[tuple[str, str, int], flows.Subject] = {}
+        self.summary = Table("Summary: ratios and targets", ["measure", "ratio", "target"])
+        self.load_at_start = _load()
+
+    def close(self) -> None:
+        for subject in self.subjects.values():
+            subject.close()
+        if self.pg is not None:
+            self.pg.drop_all()
+        shutil.rmtree(self.run_dir, ignore_errors=True)
+
+    # -- set-up --------------------------------------------------------------
+
+    def _databases(self) -> None:
+        s = self.settings
+        log(f"bench: databases in {self.run_dir}")
+        for size in (s.small, s.large):
+            for kind in ("bare", "ours", "fst"):
+                cached = self.cache and size >= 100_000
+                database = data.sqlite_database(kind, size, self.run_dir, cached, log)
+                self._subject(database)
+        # The server runs on its own copies of the small files, untouched so far.
+        (self.run_dir / "server").mkdir()
+        for kind in ("ours", "fst"):
+            name = f"{kind}_{data.human(s.small)}.sqlite"
+            shutil.copyfile(self.run_dir / name, self.run_dir / "server" / name)
+        if self.pg is not None:
+            for size in (s.small, s.large):
+                for kind in ("bare", "ours", "fst"):
+                    self._subject(self.pg.database(kind, size, log))
+
+    def _subject(self, database: data.Database) -> None:
+        from .apps import make_app
+
+        app = make_app(database.kind, database.url, database.schema)
+        subject = flows.Subject(app, database)
+        self.subjects[(database.backend, database.kind, database.size)] = subject
+
+    def _warm_up(self) -> None:
+        """Compile templates, open connections, fill SQLAlchemy's statement caches."""
+        for subject in self.subjects.values():
+            subject.protected_pages(20)
+            if subject.kind != "bare":
+                rec = flows.Recorder(subject.counter)
+                for flow in ("email_code", "magic_link"):
+                    for _ in range(3):
+                        subject.run_flow(flow, rec)
+
+    def run(self, server_part: bool, profile_part: bool) -> list[Table]:
+        self._databases()
+        log("bench: warming up")
+        self._warm_up()
+        tables: list[Table] = []
+        backends = ["sqlite"] + (["postgresql"] if self.pg is not None else [])
+        growth = Table(
+            "4. Growth: small vs large tables (users; for ours as many used/expired secrets)",
+            ["database", "app", "measure", "small", "large", "large / small", "target"],
+        )
+        for backend in backends:
+            pages = self._pages(backend)
+            codes = self._sign_ins(backend, "email_code")
+            if backend == "sqlite":
+                tables.append(self._page_table(backend, pages))
+                tables.append(self._flow_table(backend, "email_code", codes))
+                links = self._sign_ins(backend, "magic_link", sizes=(self.settings.small,))
+                tables.append(self._flow_table(backend, "magic_link", links))
+            else:
+                tables.append(self._page_table(backend, pages))
+                tables.append(self._flow_table(backend, "email_code", codes))
+            self._growth_rows(growth, backend, pages, codes)
+        growth.notes.append(
+            "Flask-Security-Too finds the signing-in user with lower(email) = lower(?) "
+            "(case-insensitive identity); its stock model indexes email, not lower(email), so "
+            "each sign-in step scans the user table. An expression index on lower(email) "
+            "would be the fix on its side; the bench keeps FST's stock model."
+        )
+        tables.append(growth)
+        if server_part:
+            tables.append(self._server())
+        if profile_part:
+            tables.extend(self._profile())
+        return [self.summary, *tables]
+
+    # -- 1. protected page -------------------------------------------------------
+
+    def _pages(self, backend: str) -> dict[Any, timing.Samples]:
+        s = self.settings
+        rounds = s.page_rounds if backend == "sqlite" else s.pg_page_rounds
+        log(f"bench: protected page on {backend}, {rounds} rounds of {s.page_count} requests")
+        blocks: dict[Any, Callable[[], list[float]]] = {}
+        for size in (s.small, s.large):
+            bare = self.subjects[(backend, "bare", size)]
+            blocks[("hello", size)] = timing.per_op(s.page_count, bare.hello_pages)
+            for kind in ("bare", "ours", "fst"):
+                subject = self.subjects[(backend, kind, size)]
+                blocks[(kind, size)] = timing.per_op(s.page_count, subject.protected_pages)
+        deadline = time.perf_counter() + s.phase_seconds
+        return timing.alternate(blocks, rounds, deadline, log)
+
+    def _page_table(self, backend: str, samples: dict[Any, timing.Samples]) -> Table:
+        size = self.settings.small
+        table = Table(
+            f"1{_tier(backend)}. Protected page: signed-in GET /private ({backend}, "
+            f"{data.human(size)} users, "
+            "Flask test client)",
+            ["app", "median / request", "spread", "SQL / request", "vs Flask-Login", "target"],
+        )
+        base = samples[("bare", size)].median
+        hello = samples[("hello", size)]
+        table.add(
+            "Flask alone (GET /hello)", us(hello.median), pct(hello.spread), 0,
+            times(hello.median / base), "floor: test client + Flask",
+        )  # fmt: skip
+        statements = {}
+        for kind in ("bare", "ours", "fst"):
+            subject = self.subjects[(backend, kind, size)]
+            count, sql = subject.protected_page_sql()
+            statements[kind] = (count, sql)
+            got = samples[(kind, size)]
+            target = {"bare": "baseline", "ours": "target: within 10%", "fst": "reference"}[kind]
+            table.add(
+                NAMES[kind], us(got.median), pct(got.spread), count,
+                times(got.median / base), target,
+            )  # fmt: skip
+        ours_ratio = samples[("ours", size)].median / base
+        fst_ratio = samples[("fst", size)].median / base
+        self.summary.add(
+            f"Protected page ({backend}): ours / Flask-Login", times(ours_ratio),
+            "target: within 10% (<= 1.10x)",
+        )  # fmt: skip
+        self.summary.add(
+            f"Protected page ({backend}): Flask-Security-Too / Flask-Login", times(fst_ratio),
+            "reference",
+        )  # fmt: skip
+        self.summary.add(
+            f"SQL statements for a signed-in page ({backend}): ours", statements["ours"][0],
+            "target: at most 1",
+        )  # fmt: skip
+        for kind, (_count, sql) in statements.items():
+            for statement in sql:
+                table.notes.append(f"{NAMES[kind]}: {statement}")
+        table.notes.append(
+            "spread = interquartile range / median over the rounds; "
+            f"{len(hello.values)} rounds of {self.settings.page_count} requests each."
+        )
+        return table
+
+    # -- 2./3. sign-in flows ----------------------------------------------------------
+
+    def _sign_ins(
+        self, backend: str, flow: str, sizes: tuple[int, ...] | None = None
+    ) -> dict[Any, flows.Recorder]:
+        s = self.settings
+        sizes = sizes or (s.small, s.large)
+        rounds = s.flow_rounds if backend == "sqlite" else s.pg_flow_rounds
+        log(f"bench: {flow} sign-in on {backend}, {rounds} rounds of {s.flow_count} flows")
+        recorders: dict[Any, flows.Recorder] = {}
+        blocks: dict[Any, Callable[[], list[float]]] = {}
+        for size in sizes:
+            for kind in ("ours", "fst"):
+                subject = self.subjects[(backend, kind, size)]
+                recorder = flows.Recorder(subject.counter)
+                recorders[(kind, size)] = recorder
+                count = s.flow_count
+                if kind == "fst" and size == s.large:
+                    # Its large-table sign-ins take ~0.5 s each (see the growth note).
+                    count = max(2, count // 4)
+                blocks[(kind, size)] = self._flow_block(subject, flow, recorder, count)
+        deadline = time.perf_counter() + s.phase_seconds
+        timing.alternate(blocks, rounds, deadline, log)
+        return recorders
+
+    def _flow_block(
+        self, subject: flows.Subject, flow: str, recorder: flows.Recorder, count: int
+    ) -> Callable[[], list[float]]:
+        def block() -> list[float]:
+            for _ in range(count):
+                subject.run_flow(flow, recorder)
+            return recorder.flows[-count:]
+
+        return block
+
+    def _flow_table(self, backend: str, flow: str, recorders: dict[Any, flows.Recorder]) -> Table:
+        size = self.settings.small
+        ours, fst = recorders[("ours", size)], recorders[("fst", size)]
+        number = {"email_code": "2", "magic_link": "3"}[flow] + _tier(backend)
+        title = {"email_code": "Email-code sign-in", "magic_link": "Magic-link sign-in"}[flow]
+        table = Table(
+            f"{number}. {title} ({backend}, {data.human(size)} users): every request a browser "
+            "makes, from the sign-in page to the protected page",
+            ["step", "ours: median", "ours: SQL", "FST: median", "FST: SQL"],
+        )
+        steps = list(dict.fromkeys([*ours.times, *fst.times]))
+        for step in steps:
+            table.add(step, *_step_cells(ours, step), *_step_cells(fst, step))
+        ours_flow, fst_flow = timing.Samples(ours.flows), timing.Samples(fst.flows)
+        table.add(
+            "whole sign-in", ms(ours_flow.median), _sql_total(ours),
+            ms(fst_flow.median), _sql_total(fst),
+        )  # fmt: skip
+        speedup = fst_flow.median / ours_flow.median
+        table.notes.append(
+            f"Flask-Security-Too / ours: {times(speedup)} (target: >= 3x). "
+            f"Spread (IQR/median): ours {pct(ours_flow.spread)}, FST {pct(fst_flow.spread)}; "
+            f"{len(ours.flows)} and {len(fst.flows)} flows."
+        )
+        if flow == "email_code":
+            table.notes.append(
+                "Ours: POST /auth/login redirects to the code page (GET code page); "
+                "FST answers the send-code POST with the code form itself. "
+                "Our message is delivered on a background thread; the POST step includes "
+                "waiting for it."
+            )
+        else:
+            table.notes.append(
+                "Ours: the link opens a confirmation page and its button (POST) signs in, so "
+                "mail scanners cannot use it; FST's us-verify-link signs in on the GET."
+            )
+        self.summary.add(
+            f"{title} ({backend}): Flask-Security-Too / ours", times(speedup),
+            "target: >= 3x",
+        )  # fmt: skip
+        return table
+
+    # -- 4. growth -------------------------------------------------------------------
+
+    def _growth_rows(
+        self,
+        table: Table,
+        backend: str,
+        pages: dict[Any, timing.Samples],
+        codes: dict[Any, flows.Recorder],
+    ) -> None:
+        s = self.settings
+        small, large = data.human(s.small), data.human(s.large)
+        table.headers[3:5] = [small, large]
+        table.headers[5] = f"{large} / {small}"
+        for kind in ("bare", "ours", "fst"):
+            a, b = pages[(kind, s.small)].median, pages[(kind, s.large)].median
+            target = "target: <= 1.2x" if kind == "ours" else "reference"
+            table.add(backend, NAMES[kind], "protected page", us(a), us(b), times(b / a), target)
+            if kind == "ours":
+                self.summary.add(
+                    f"Growth ({backend}), protected page: ours {large} / {small}", times(b / a),
+                    "target: <= 1.2x",
+                )  # fmt: skip
+        for kind in ("ours", "fst"):
+            a = timing.Samples(codes[(kind, s.small)].flows).median
+            b = timing.Samples(codes[(kind, s.large)].flows).median
+            target = "target: <= 1.2x" if kind == "ours" else "reference"
+            table.add(
+                backend, NAMES[kind], "email-code sign-in", ms(a), ms(b), times(b / a), target
+            )
+            if kind == "ours":
+                self.summary.add(
+                    f"Growth ({backend}), email-code sign-in: ours {large} / {small}",
+                    times(b / a), "target: <= 1.2x",
+                )  # fmt: skip
+            small_sql, large_sql = (
+                _sql_total(codes[(kind, s.small)]),
+                _sql_total(codes[(kind, s.large)]),
+            )
+            if small_sql != large_sql:
+                table.notes.append(
+                    f"{backend} {NAMES[kind]}: SQL per sign-in {small_sql} ({small}) vs "
+                    f"{large_sql} ({large})"
+                )
+
+    # -- 5. real server --------------------------------------------------------------------
+
+    def _server(self) -> Table:
+        s = self.settings
+        log(
+            f"bench: gunicorn, 2 workers each, concurrency {s.server_levels}, "
+            f"{s.server_reps} x {s.server_seconds:g}s per app and level"
+        )
+        emails = server.check_emails([data.email_of(i) for i in data.pool_ids(s.small, data.POOL)])
+        folder = self.run_dir / "server"
+        servers = {}
+        try:
+            for kind in ("ours", "fst"):
+                url = f"sqlite:///{folder / f'{kind}_{data.human(s.small)}.sqlite'}"
+                servers[kind] = server.Gunicorn(kind, url, folder)
+            for gunicorn in servers.values():
+                gunicorn.wait_ready()
+                server.warm_up(gunicorn, emails)
+            results: dict[tuple[str, int], list[server.LoadResult]] = {}
+            for level in s.server_levels:
+                for _rep in range(s.server_reps):
+                    for kind, gunicorn in servers.items():
+                        got = server.drive(
+                            gunicorn, emails, level, s.server_seconds, s.server_max_flows
+                        )
+                        results.setdefault((kind, level), []).append(got)
+        except Exception:
+            for gunicorn in servers.values():
+                log(f"bench: {gunicorn.log_path.name}:\n{gunicorn.log_tail()}")
+            raise
+        finally:
+            for gunicorn in servers.values():
+                gunicorn.stop()
+        table = Table(
+            f"5. Real server: gunicorn, 2 sync workers, SQLite ({data.human(s.small)} users), "
+            "whole email-code sign-ins from a local threaded driver",
+            ["concurrency", "app", "sign-ins / s", "p50", "p99", "sign-ins", "errors"],
+        )
+        for level in s.server_levels:
+            rates = {}
+            for kind in ("ours", "fst"):
+                runs = results[(kind, level)]
+                merged = server.LoadResult(kind, level)
+                for run in runs:
+                    merged.flows += run.flows
+                    merged.seconds += run.seconds
+                    merged.latencies += run.latencies
+                    merged.errors += run.errors
+                rates[kind] = merged.rate
+                table.add(
+                    level, NAMES[kind], f"{merged.rate:.1f}", ms(merged.percentile(50)),
+                    ms(merged.percentile(99)), merged.flows, len(merged.errors),
+                )  # fmt: skip
+                for error in merged.errors[:3]:
+                    table.notes.append(f"{NAMES[kind]} at {level}: {error}")
+            ratio = rates["ours"] / rates["fst"] if rates["fst"] else float("nan")
+            self.summary.add(
+                f"Server, concurrency {level}: ours / FST sign-ins per second", times(ratio),
+                "reference (same driver)",
+            )  # fmt: skip
+        table.notes.append(
+            "Rate limits off for the bench (PASSWORDLESS_LIMITER_ENABLED=False); FST has none. "
+            "The driver runs on the same 2 cores as the 4 workers (2 per app, one app loaded at "
+            "a time); one TCP connection per request (sync workers close it)."
+        )
+        table.notes.append(
+            f"Each level: {s.server_reps} runs of {s.server_seconds:g}s per app, alternating "
+            "ours, FST; flows are bounded by count and time."
+        )
+        return table
+
+    # -- profile ----------------------------------------------------------------
+
+    def _profile(self) -> list[Table]:
+        s = self.settings
+        log("bench: profiling ours")
+        subject = self.subjects[("sqlite", "ours", s.small)]
+        page = profiling.run(
+            "protected page", s.profile_pages, lambda: subject.protected_pages(s.profile_pages)
+        )
+        recorder = flows.Recorder(subject.counter)
+
+        def sign_ins() -> None:
+            for _ in range(s.profile_flows):
+                subject.run_flow("email_code", recorder)
+
+        flow = profiling.run("email-code sign-in", s.profile_flows, sign_ins)
+        return [
+            profiling.by_package(page),
+            profiling.ours_functions(page, top=8),
+            profiling.by_package(flow),
+            profiling.ours_functions(flow),
+            profiling.hottest(flow),
+        ]
+
+
+def _tier(backend: str) -> str:
+    """Section numbers: 1, 2, 3 on SQLite; 1b, 2b for the PostgreSQL tier."""
+    return "" if backend == "sqlite" else "b"
+
+
+def _step_cells(recorder: flows.Recorder, step: str) -> list[str]:
+    if step not in recorder.times:
+        return ["—", "—"]
+    return [ms(timing.Samples(recorder.times[step]).median), _sql_cell(recorder.sql[step])]
+
+
+def _sql_cell(counts: list[int]) -> str:
+    low, high = min(counts), max(counts)
+    return str(low) if low == high else f"{low}-{high}"
+
+
+def _sql_total(recorder: flows.Recorder) -> str:
+    low = sum(min(counts) for counts in recorder.sql.values())
+    high = sum(max(counts) for counts in recorder.sql.values())
+    return str(low) if low == high else f"{low}-{high}"
+
+
+# -- output ------------------------------------------------------------------------
+
+
+def machine_facts(bench: Bench) -> list[tuple[str, str]]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    def v(name: str) -> str:
+        try:
+            return version(name)
+        except PackageNotFoundError:
+            return "not installed"
+
+    facts = [
+        ("date (UTC)", datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M")),
+        ("python", f"{platform.python_version()} ({platform.python_implementation()})"),
+        ("platform", platform.platform()),
+        ("cpu count", str(os.cpu_count())),
+        ("load average at start", bench.load_at_start),
+        ("load average at end", _load()),
+        ("sqlite", sqlite3.sqlite_version),
+        ("flask-passwordless", f"{_our_version()} (git {_git_head()})"),
+        ("Flask-Security-Too", v("flask-security-too")),
+        (
+            "Flask / Flask-Login / SQLAlchemy",
+            f"{v('flask')} / {v('flask-login')} / {v('sqlalchemy')}",
+        ),
+        ("gunicorn", v("gunicorn")),
+    ]
+    if bench.pg is not None:
+        with bench.pg.engine.connect() as conn:
+            import sqlalchemy as sa
+
+            facts.append(("postgresql", conn.execute(sa.text("SHOW server_version")).scalar()))
+    return facts
+
+
+def _load() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def _our_version() -> str:
+    import flask_passwordless
+
+    return flask_passwordless.__version__
+
+
+def _git_head() -> str:
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True
+        )
+    except OSError:
+        return "unknown"
+    return out.stdout.strip() or "unknown"
+
+
+NOTES = [
+    "Medians and ratios, never pass/fail: targets from issue 7 are shown beside the ratios.",
+    "All apps on the same kind of database: SQLite files (WAL journal, default synchronous), "
+    "one per app and size; PostgreSQL schemas when PASSWORDLESS_TEST_DATABASE_URL is set.",
+    "Measured in alternation in one process (A B C A B C ...); sign-ins use a new browser "
+    "(test client) each, cycling over 200 users spread over the table.",
+    "CSRF is on for both sign-in flows (ours: CSRFProtect; FST: its FlaskForms).",
+    "The user loaders: bare Flask-Login by primary key; ours by auth_id (a unique string "
+    "that is rotated to sign a user out everywhere); FST by fs_uniquifier (likewise). "
+    "The bare app's user table has the same columns as ours.",
+    "Logging is left unconfigured, as in a fresh app (our audit lines at INFO go nowhere). "
+    "Other work on the machine shows as spread; the load average is in Machine.",
+    "FST: unified sign-in, SECURITY_US_ENABLED_METHODS = ['email', 'password'] (email first), "
+    "users without passwords; its TOTP codes need no table, so its 'large' tables hold users "
+    "only. Messages are captured (our memory backend; a MailUtil subclass for FST).",
+]
+
+
+def render_text(
+    tables: list[Table], bench: Bench, settings: Settings, elapsed: float, cmd: str
+) -> str:
+    parts = [table.text() for table in tables]
+    facts = "\n".join(f"  {key}: {value}" for key, value in machine_facts(bench))
+    parts.append(f"Machine\n=======\n{facts}\n  bench run time: {elapsed:.0f}s\n")
+    parts.append("Notes\n=====\n" + "\n".join(f"  * {note}" for note in NOTES) + "\n")
+    parts.append(f"Reproduce: {cmd}  (after: pip install -r requirements-bench.txt)\n")
+    return "\n".join(parts)
+
+
+def render_rst(
+    tables: list[Table], bench: Bench, settings: Settings, elapsed: float, cmd: str
+) -> str:
+    title = "flask-passwordless benchmark results"
+    lines = [
+        title,
+        "=" * len(title),
+        "",
+        "Reproduce from the repository root::",
+        "",
+        "    pip install -r requirements-bench.txt",
+        f"    {cmd}",
+        "",
+        "Machine",
+        "-------",
+        "",
+    ]
+    lines += [f"* {key}: {value}" for key, value in machine_facts(bench)]
+    lines += [f"* bench run time: {elapsed:.0f} s", "", "Notes", "-----", ""]
+    lines += [f"* {note}" for note in NOTES]
+    lines.append("")
+    for table in tables:
+        lines.append(table.rst())
+    return "\n".join(lines)

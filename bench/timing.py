@@ -1,0 +1,65 @@
+"""Alternating measurement: A B C A B C ..., so drift and noise hit every subject alike."""
+
+from __future__ import annotations
+
+import gc
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+
+@dataclass
+class Samples:
+    """Seconds per operation, one sample per round (pages) or per flow (sign-ins)."""
+
+    values: list[float] = field(default_factory=list)
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.values)
+
+    @property
+    def spread(self) -> float:
+        """Interquartile range over the median: how noisy the samples were."""
+        if len(self.values) < 4:
+            return (max(self.values) - min(self.values)) / self.median
+        q1, _q2, q3 = statistics.quantiles(self.values, n=4)
+        return (q3 - q1) / self.median
+
+
+def alternate(
+    blocks: dict[str, Callable[[], list[float]]],
+    rounds: int,
+    deadline: float,
+    log: Callable[[str], None],
+) -> dict[str, Samples]:
+    """Run each block once per round, in the same order every round.
+
+    A block returns its samples (seconds per operation). Rounds stop early,
+    never before the second, once ``deadline`` (a perf_counter time) passes.
+    """
+    results = {name: Samples() for name in blocks}
+    for number in range(rounds):
+        for name, block in blocks.items():
+            gc.collect()
+            results[name].values.extend(block())
+        if number >= 1 and time.perf_counter() > deadline:
+            log(f"  time budget reached after {number + 1} of {rounds} rounds")
+            break
+    return results
+
+
+def per_op(count: int, job: Callable[[int], None]) -> Callable[[], list[float]]:
+    """A block running ``job(count)`` that yields one sample: seconds per operation."""
+
+    def block() -> list[float]:
+        started = time.perf_counter()
+        job(count)
+        return [(time.perf_counter() - started) / count]
+
+    return block
+
+
+def ratio(a: float, b: float) -> float:
+    return a / b if b else float("nan")
