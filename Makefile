@@ -29,7 +29,7 @@ test: venv
 	$(BIN)/python -m pytest
 
 bench: venv
-	@test -f bench/__main__.py || { echo "bench: bench/__main__.py does not exist yet" >&2; exit 1; }
+	$(BIN)/python -m pip install -r requirements-bench.txt
 	$(BIN)/python -m bench
 
 clean:

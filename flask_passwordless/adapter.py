@@ -19,14 +19,17 @@ class UserAdapter:
     def __init__(self, db: Any, user_model: Any) -> None:
         self.db = db
         self.model = user_model
+        # Built once: this runs on every signed-in request, and building a select
+        # (and its cache key) each time costs more than the indexed lookup itself.
+        self._by_auth_id = sa.select(user_model).where(
+            user_model.auth_id == sa.bindparam("auth_id")
+        )
 
     def load_user(self, auth_id: str) -> Any | None:
         """Flask-Login's user loader: one indexed query per signed-in request."""
         if not auth_id:
             return None
-        return self.db.session.execute(
-            sa.select(self.model).where(self.model.auth_id == auth_id)
-        ).scalar_one_or_none()
+        return self.db.session.execute(self._by_auth_id, {"auth_id": auth_id}).scalar_one_or_none()
 
     def find_by_email(self, email: str) -> Any | None:
         return self.db.session.execute(

@@ -67,7 +67,7 @@ def _describe(data: dict[str, Any]) -> str:
 
 def _receiver(event: str) -> Any:
     def record(sender: Any, **data: Any) -> None:
-        if "passwordless" in getattr(sender, "extensions", {}):
+        if log.isEnabledFor(logging.INFO) and "passwordless" in getattr(sender, "extensions", {}):
             log.info("event=%s %s", event, _describe(data))
 
     return record
