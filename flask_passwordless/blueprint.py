@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import sqlalchemy as sa
 from flask import Blueprint
 from flask_limiter.errors import RateLimitExceeded
 from flask_wtf.csrf import CSRFError
@@ -57,9 +58,13 @@ def create_blueprint(limits: Limits) -> Blueprint:
     )
     for flow in FLOWS:
         flow.register(bp, limits)
+    bp.before_request(pages.check_csrf)
     bp.after_request(pages.secure_headers)
     bp.app_context_processor(pages.template_context)
     bp.register_error_handler(PasswordlessError, pages.handle_error)
     bp.register_error_handler(CSRFError, pages.handle_csrf_error)
     bp.register_error_handler(RateLimitExceeded, pages.handle_rate_limited)
+    # Database outages on the extension's pages (host pages keep the host's handlers).
+    bp.register_error_handler(sa.exc.DBAPIError, pages.handle_database_error)
+    bp.register_error_handler(sa.exc.TimeoutError, pages.handle_database_error)
     return bp

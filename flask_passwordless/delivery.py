@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 from urllib.parse import urlsplit
@@ -20,6 +20,7 @@ from limits import parse as parse_limit
 
 from .config import setting
 from .errors import DeliveryFailed
+from .limits import count_use
 from .sms import send_with_twilio
 
 log = logging.getLogger("flask_passwordless")
@@ -32,9 +33,10 @@ class Message:
     channel: str  # "email" or "sms"
     template: str
     to: str
-    subject: str
-    text: str
-    html: str | None = None
+    # Kept out of repr(): they carry codes and links, and reprs end up in logs.
+    subject: str = field(repr=False)
+    text: str = field(repr=False)
+    html: str | None = field(default=None, repr=False)
 
 
 def site_name() -> str:
@@ -111,8 +113,7 @@ def _within_daily_sms_cap() -> bool:
     cap = setting("SMS_DAILY_LIMIT")
     if not cap:
         return True
-    limiter = current_app.extensions["passwordless"].limiter
-    return limiter.limiter.hit(parse_limit(f"{int(cap)}/day"), "passwordless-sms-daily")
+    return count_use(parse_limit(f"{int(cap)}/day"), "passwordless-sms-daily")
 
 
 def _deliver(app: Flask, message: Message, *, deferred: bool) -> None:
@@ -121,7 +122,11 @@ def _deliver(app: Flask, message: Message, *, deferred: bool) -> None:
         try:
             backend(message)
         except Exception as exc:  # the delivery boundary: any backend failure
-            failure = exc if isinstance(exc, DeliveryFailed) else DeliveryFailed(detail=repr(exc))
+            failure = (
+                exc
+                if isinstance(exc, DeliveryFailed)
+                else DeliveryFailed(detail=type(exc).__name__)
+            )
             log.error(
                 "passwordless: %s delivery of %r failed: %s",
                 message.channel,

@@ -159,13 +159,26 @@ def devices_of(user: Any) -> list[Any]:
 
 
 def revoke(user: Any, device_id: int | None = None) -> list[Any]:
-    """Revoke one device of ``user`` (or all of them); returns the rows revoked."""
+    """Revoke one device of ``user`` (or all of them); returns the rows this call revoked.
+
+    One conditional UPDATE: when several requests revoke the same device at once,
+    exactly one of them gets it back (and signals it).
+    """
+    Device, session = _state().models.Device, _state().db.session
     rows = [d for d in devices_of(user) if device_id is None or d.id == device_id]
-    now = clock.now()
-    for row in rows:
-        row.revoked_at = now
-    _state().db.session.commit()
-    return rows
+    if not rows:
+        return []
+    won = set(
+        session.execute(
+            sa.update(Device)
+            .where(Device.id.in_([row.id for row in rows]), Device.revoked_at.is_(None))
+            .values(revoked_at=clock.now())
+            .returning(Device.id)
+            .execution_options(synchronize_session=False)
+        ).scalars()
+    )
+    session.commit()
+    return [row for row in rows if row.id in won]
 
 
 def cleanup(batch_size: int = 1000) -> int:

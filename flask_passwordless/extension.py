@@ -100,6 +100,9 @@ class Passwordless:
 
         _login_manager(app, adapter)
         if "csrf" not in app.extensions:
+            # Ours guards the extension's pages only (see pages.check_csrf): a host's
+            # JSON API or webhook must not start failing because we were added.
+            app.config.setdefault("WTF_CSRF_CHECK_DEFAULT", False)
             CSRFProtect(app)
         if "mail" not in app.extensions:
             Mail(app)
@@ -135,4 +138,12 @@ def _limiter(app: Flask) -> Limiter:
         return next(iter(existing))
     # Memory is a fine default for one process; several need RATELIMIT_STORAGE_URI.
     app.config.setdefault("RATELIMIT_STORAGE_URI", "memory://")
+    # With our limits off, the Limiter we create would only cost every request time.
+    app.config.setdefault("RATELIMIT_ENABLED", app.config["PASSWORDLESS_LIMITER_ENABLED"])
+    # When that storage (Redis) is unreachable, Flask-Limiter logs a warning ("Rate
+    # limit storage unreachable - falling back to in-memory storage") and keeps every
+    # limit in this process's memory until the storage answers again; an error it
+    # cannot fall back from is logged with its traceback instead of becoming a 500.
+    app.config.setdefault("RATELIMIT_IN_MEMORY_FALLBACK_ENABLED", True)
+    app.config.setdefault("RATELIMIT_SWALLOW_ERRORS", True)
     return Limiter(client_ip, app=app)

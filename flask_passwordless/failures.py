@@ -18,7 +18,7 @@ from datetime import timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from flask import current_app
+from flask import current_app, g
 
 from . import clock
 from .config import setting
@@ -64,7 +64,9 @@ class Failures:
         if not identifier:
             return
         row = self.db.session.get(self.Failure, identifier)
+        g.setdefault("_passwordless_clean", set())
         if row is None:
+            g._passwordless_clean.add(identifier)  # forgive() need not write
             return
         now = clock.now()
         if row.last_failure_at + timedelta(seconds=setting("LOCKOUT_RESET_AFTER")) <= now:
@@ -97,9 +99,11 @@ class Failures:
                 return self.record(identifier)
             count = 1
         wait = delay_after(count)
+        # Only while the count is still ours: a first failure sets its wait after its
+        # insert is committed, and a later failure's longer wait must not be replaced.
         session.execute(
             sa.update(Failure)
-            .where(Failure.identifier == identifier)
+            .where(Failure.identifier == identifier, Failure.count == count)
             .values(locked_until=now + wait if wait else None)
             .execution_options(synchronize_session=False)
         )
@@ -109,8 +113,8 @@ class Failures:
         return count
 
     def forgive(self, identifier: str | None) -> None:
-        """A success clears the count."""
-        if identifier:
+        """A success clears the count (no statement when this request saw none)."""
+        if identifier and identifier not in g.get("_passwordless_clean", ()):
             self.db.session.execute(
                 sa.delete(self.Failure)
                 .where(self.Failure.identifier == identifier)

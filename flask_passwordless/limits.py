@@ -7,18 +7,24 @@ known and unknown addresses are limited alike.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Any
 
 from email_validator import EmailNotValidError
 from flask import current_app, request, session
 from flask_limiter import Limiter
-from limits import parse_many
+from limits import RateLimitItem, parse_many
+from limits.errors import StorageError
+from limits.storage import MemoryStorage
+from limits.strategies import FixedWindowRateLimiter
 
 from .config import setting
 from .forms import normalise_email
 from .phone import PhoneRefused, parse_phone
 from .session import PARTIAL, PENDING
+
+log = logging.getLogger("flask_passwordless")
 
 
 def client_ip() -> str:
@@ -84,9 +90,27 @@ def spend(limit_setting: str, key: str) -> bool:
     if _disabled() or not limiter.enabled:
         return True
     budget = setting(limit_setting)
-    return all(
-        limiter.limiter.hit(item, "passwordless", limit_setting, key) for item in parse_many(budget)
-    )
+    return all(count_use(item, "passwordless", limit_setting, key) for item in parse_many(budget))
+
+
+def count_use(limit: RateLimitItem, *keys: str) -> bool:
+    """Count one use against ``limit`` in the limiter's storage, under the app's
+    RATELIMIT_KEY_PREFIX as the limiter's own keys are; False once it is spent.
+
+    Should the storage fail before Flask-Limiter has noticed that it is down, this
+    process counts in memory meanwhile, with a warning, as Flask-Limiter's own
+    fallback does: never a 500, never an uncounted use.
+    """
+    state = current_app.extensions["passwordless"]
+    prefix = current_app.config.get("RATELIMIT_KEY_PREFIX")
+    keys = (prefix, *keys) if prefix else keys
+    try:
+        return state.limiter.limiter.hit(limit, *keys)
+    except (StorageError, state.limiter.storage.base_exceptions):
+        log.warning("passwordless: rate limit storage unreachable; counting in memory meanwhile")
+        if getattr(state, "memory_limiter", None) is None:
+            state.memory_limiter = FixedWindowRateLimiter(MemoryStorage())
+        return state.memory_limiter.hit(limit, *keys)
 
 
 def _disabled() -> bool:

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import logging
 import math
 import time
+from contextlib import suppress
 from typing import Any
 
-from flask import current_app, make_response, render_template, request
+import sqlalchemy as sa
+from flask import current_app, g, make_response, render_template, request
 from flask_wtf.csrf import CSRFError
 
 from .delivery import site_name
-from .errors import FormExpired, PasswordlessError
+from .errors import DatabaseUnavailable, FormExpired, PasswordlessError
 from .signals import emit, rate_limited
+
+log = logging.getLogger("flask_passwordless")
 
 
 def render_page(name: str, status: int = 200, **context: Any) -> Any:
@@ -27,7 +32,9 @@ def secure_headers(response: Any) -> Any:
     if request.endpoint == "passwordless.static":
         return response
     response.headers["Cache-Control"] = "no-store"
-    response.headers["Referrer-Policy"] = "no-referrer"
+    # Not "no-referrer": Flask-WTF's CSRF check over HTTPS needs a same-origin
+    # Referer. strict-origin sends only the origin, so no token or path leaks.
+    response.headers["Referrer-Policy"] = "strict-origin"
     response.headers["X-Frame-Options"] = "DENY"
     response.headers.setdefault("Content-Security-Policy", "frame-ancestors 'none'")
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
@@ -39,6 +46,13 @@ def handle_error(error: PasswordlessError) -> Any:
     if getattr(error, "retry_after", None):
         response.headers["Retry-After"] = str(error.retry_after)
     return response
+
+
+def check_csrf() -> None:
+    """Every POST to the extension needs a CSRF token, even when the app-wide check
+    is off (as it is when the extension created CSRFProtect itself)."""
+    if not current_app.config.get("WTF_CSRF_CHECK_DEFAULT", True):
+        current_app.extensions["csrf"].protect()
 
 
 def handle_csrf_error(_error: CSRFError) -> Any:
@@ -54,3 +68,33 @@ def handle_rate_limited(error: Any) -> Any:
     response = render_page("rate_limited.html", 429, retry_after=wait)
     response.headers["Retry-After"] = str(wait)
     return response
+
+
+def database_unreachable(error: Exception) -> bool:
+    """A refused, dropped or exhausted connection, not a bug in a statement."""
+    if isinstance(error, sa.exc.DBAPIError):
+        return isinstance(error, sa.exc.OperationalError) or error.connection_invalidated
+    return isinstance(error, sa.exc.TimeoutError)  # no pooled connection came free in time
+
+
+def handle_database_error(error: Exception) -> Any:
+    """The database went away: roll back what this request did, log it, answer 503.
+
+    Other database errors (an IntegrityError nobody caught) stay 500s.
+    """
+    if not database_unreachable(error):
+        raise error
+    with suppress(sa.exc.SQLAlchemyError):  # a dead connection's transaction died with it
+        current_app.extensions["passwordless"].db.session.rollback()
+    # The page must not query again: a layout asking for current_user would call the
+    # user loader on the dead database, so this page is rendered for nobody.
+    g._login_user = current_app.login_manager.anonymous_user()  # type: ignore[attr-defined]
+    orig = getattr(error, "orig", None) or error
+    reason = (str(orig).strip().splitlines() or [""])[0]
+    log.error(
+        "passwordless: database unavailable during %s (%s: %s); answered 503",
+        request.endpoint,
+        type(orig).__name__,
+        reason,
+    )
+    return handle_error(DatabaseUnavailable())

@@ -136,7 +136,6 @@ def half_signed_in() -> tuple[Any, dict[str, Any]] | None:
 
 def complete(user: Any, methods: list[str], next_url: str | None, *, known_device: bool) -> Any:
     """Sign in; tell the owner about a sign-in from a browser we did not know."""
-    current_app.extensions["passwordless"].failures.forgive(two_factor_identifier(user))
     sign_in(user, methods)
     if not known_device and setting("NOTIFY_NEW_DEVICE") and "email" not in methods:
         agent = request.headers.get("User-Agent", "")

@@ -66,7 +66,7 @@ def test_link_opened_on_another_device_signs_that_device_in(device, server, shoo
     phone = device().new_page()
     response = phone.goto(link)
     assert response.status == 200
-    assert response.headers["referrer-policy"] == "no-referrer"
+    assert response.headers["referrer-policy"] == "strict-origin"
     assert response.headers["cache-control"] == "no-store"
     expect(phone.get_by_role("heading", name="Sign in to Test App")).to_be_visible()
     expect(phone.get_by_role("button")).to_have_count(1)

@@ -73,7 +73,7 @@ def test_confirm_page_has_one_button_and_no_referrer(app, user, outbox):
     page = app.test_client().get(f"/auth/login/link?token={token_in(outbox[0])}")
     html = page.get_data(as_text=True)
     assert html.count("<button") == 1
-    assert page.headers["Referrer-Policy"] == "no-referrer"
+    assert page.headers["Referrer-Policy"] == "strict-origin"
     assert page.headers["Cache-Control"] == "no-store"
     assert page.headers["X-Frame-Options"] == "DENY"
 

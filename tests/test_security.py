@@ -207,3 +207,33 @@ def test_token_never_appears_in_a_page(app, user, outbox):
     code = code_in(outbox[0])
     page = client.get("/auth/login/code").get_data(as_text=True)
     assert token not in page and code not in CSRF_FIELD.sub("", page)
+
+
+def test_forms_work_over_https_where_the_csrf_check_needs_a_referer(app, user, outbox):
+    """Browsers send only the origin as Referer (strict-origin): enough for the check."""
+    client = app.test_client()
+    client.environ_base["wsgi.url_scheme"] = "https"
+    token = csrf_token(client)
+    response = client.post(
+        "/auth/login",
+        data={"email": "alice@example.com", "csrf_token": token},
+        headers={"Referer": "https://localhost"},
+    )
+    assert response.status_code == 302
+    page = client.get("/auth/login")
+    assert page.headers["Referrer-Policy"] == "strict-origin"
+
+
+def test_our_csrf_protection_leaves_the_hosts_other_views_alone(app):
+    @app.post("/api/ping")
+    def ping():
+        return "pong"
+
+    assert app.test_client().post("/api/ping").get_data(as_text=True) == "pong"
+    assert app.test_client().post("/auth/logout").status_code == 400
+
+
+def test_messages_keep_their_secrets_out_of_repr(app, user, outbox):
+    request_login(app.test_client(), "alice@example.com")
+    shown = repr(outbox[0])
+    assert token_in(outbox[0]) not in shown and code_in(outbox[0]) not in shown

@@ -9,6 +9,7 @@ from flask import Blueprint, flash, redirect, session, url_for
 from .. import devices, signals
 from ..config import setting
 from ..errors import FormExpired, SecretInvalid
+from ..failures import failures
 from ..forms import ActionForm, TwoFactorForm
 from ..limits import Limits
 from ..pages import render_page
@@ -42,6 +43,7 @@ def two_factor() -> Any:
     form = TwoFactorForm()
     if form.validate_on_submit() and _code_accepted(form, partial):
         session.pop(PARTIAL, None)
+        failures().forgive(partial["identifier"])  # only now is the second step passed
         methods = [partial["first"], partial["channel"]]
         if form.remember.data:
             device = devices.remember(user)
