@@ -8,6 +8,7 @@ known and unknown addresses are limited alike.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -16,8 +17,8 @@ from flask import current_app, request, session
 from flask_limiter import Limiter
 from limits import RateLimitItem, parse_many
 from limits.errors import StorageError
-from limits.storage import MemoryStorage
-from limits.strategies import FixedWindowRateLimiter
+from limits.storage import MemoryStorage, storage_from_string
+from limits.strategies import FixedWindowRateLimiter, RateLimiter
 
 from .config import setting
 from .forms import normalise_email
@@ -25,6 +26,7 @@ from .phone import PhoneRefused, parse_phone
 from .session import PARTIAL, PENDING
 
 log = logging.getLogger("flask_passwordless")
+_lock = threading.Lock()
 
 
 def client_ip() -> str:
@@ -104,13 +106,32 @@ def count_use(limit: RateLimitItem, *keys: str) -> bool:
     state = current_app.extensions["passwordless"]
     prefix = current_app.config.get("RATELIMIT_KEY_PREFIX")
     keys = (prefix, *keys) if prefix else keys
+    counter = _counter(state)
     try:
-        return state.limiter.limiter.hit(limit, *keys)
-    except (StorageError, state.limiter.storage.base_exceptions):
+        return counter.hit(limit, *keys)
+    except (StorageError, counter.storage.base_exceptions):
         log.warning("passwordless: rate limit storage unreachable; counting in memory meanwhile")
-        if getattr(state, "memory_limiter", None) is None:
-            state.memory_limiter = FixedWindowRateLimiter(MemoryStorage())
+        with _lock:
+            if getattr(state, "memory_limiter", None) is None:
+                state.memory_limiter = FixedWindowRateLimiter(MemoryStorage())
         return state.memory_limiter.hit(limit, *keys)
+
+
+def _counter(state: Any) -> RateLimiter:
+    """Flask-Limiter's own counter; while it is off (as it is when our limits are), one
+    of ours on the same RATELIMIT_STORAGE_URI, so the daily SMS cap still holds and is
+    still shared by every process."""
+    if state.limiter.enabled:
+        return state.limiter.limiter
+    with _lock:
+        if getattr(state, "own_counter", None) is None:
+            config = current_app.config
+            storage = storage_from_string(
+                config.get("RATELIMIT_STORAGE_URI") or "memory://",
+                **(config.get("RATELIMIT_STORAGE_OPTIONS") or {}),
+            )
+            state.own_counter = FixedWindowRateLimiter(storage)
+        return state.own_counter
 
 
 def _disabled() -> bool:
