@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from browser_fixtures import twilio_config as sms_through
 from playwright.sync_api import Browser, BrowserContext, Page, Response, expect
 from twilio_server import TwilioServer
 
@@ -29,7 +30,6 @@ NEW_PASSWORD = "a different horse, a new staple"
 MOBILE = "+14155552671"
 MOBILE_SHOWN = "+1 415-555-2671"
 TOLL_FREE = "+1 800 234 5678"
-TWILIO_FROM = "+15005550006"
 SITE = "Test App"
 #: Upper bound for any one browser action or expectation, in milliseconds.
 ACTION_TIMEOUT = 10_000
@@ -63,12 +63,7 @@ def twilio_config(twilio: TwilioServer) -> dict[str, Any]:
     """Live-server config for the walk: texts through Twilio, two-step sign-in
     for every way in, and rate limits out of the way."""
     return {
-        "PASSWORDLESS_SMS_BACKEND": "twilio",
-        "PASSWORDLESS_TWILIO_ACCOUNT_SID": twilio.account_sid,
-        "PASSWORDLESS_TWILIO_AUTH_TOKEN": twilio.auth_token,
-        "PASSWORDLESS_TWILIO_FROM": TWILIO_FROM,
-        "PASSWORDLESS_TWILIO_BASE_URL": twilio.url,
-        "PASSWORDLESS_TWILIO_TIMEOUT": 5,
+        **sms_through(twilio),
         # Two-step sign-in then needs a phone: the account pages have more states.
         "PASSWORDLESS_TWO_FACTOR_FOR_PASSWORDLESS": True,
         # One browser on one IP visits every page: the walk is not an attack.

@@ -22,7 +22,7 @@ from factors import make_user, password_login
 from pg_schema import isolated_schema
 from tcp_proxy import TcpProxy
 from test_sms import ALICE_PHONE, add_phone, ask_sms
-from test_smtp import Inbox
+from test_smtp import Inbox, _mail_app
 from twilio_server import TwilioServer
 
 from apps import create_app, db
@@ -358,17 +358,6 @@ def test_redis_lost_mid_request_then_back(make_app, redis_url, caplog):
 
 
 # -- SMTP and Twilio go away ---------------------------------------------------------
-
-
-def _mail_app(make_app, port, **config):
-    return make_app(
-        PASSWORDLESS_MAIL_BACKEND="flask_mail",
-        MAIL_SERVER="127.0.0.1",
-        MAIL_PORT=port,
-        MAIL_USE_TLS=False,
-        MAIL_SUPPRESS_SEND=False,
-        **config,
-    )
 
 
 def _text(message) -> str:
