@@ -19,10 +19,16 @@ class UserAdapter:
     def __init__(self, db: Any, user_model: Any) -> None:
         self.db = db
         self.model = user_model
-        # Built once: this runs on every signed-in request, and building a select
-        # (and its cache key) each time costs more than the indexed lookup itself.
+        # Built once: these run on every signed-in request and every sign-in, and
+        # building a select (and its cache key) each time costs more than the
+        # indexed lookup itself.
         self._by_auth_id = sa.select(user_model).where(
             user_model.auth_id == sa.bindparam("auth_id")
+        )
+        self._by_email = sa.select(user_model).where(user_model.email == sa.bindparam("email"))
+        self._by_verified_phone = sa.select(user_model).where(
+            user_model.phone_number == sa.bindparam("phone_number"),
+            user_model.phone_verified_at.is_not(None),
         )
 
     def load_user(self, auth_id: str) -> Any | None:
@@ -32,17 +38,12 @@ class UserAdapter:
         return self.db.session.execute(self._by_auth_id, {"auth_id": auth_id}).scalar_one_or_none()
 
     def find_by_email(self, email: str) -> Any | None:
-        return self.db.session.execute(
-            sa.select(self.model).where(self.model.email == email)
-        ).scalar_one_or_none()
+        return self.db.session.execute(self._by_email, {"email": email}).scalar_one_or_none()
 
     def find_by_phone(self, phone_number: str) -> Any | None:
         """The user whose *verified* number this is (unverified numbers sign nobody in)."""
         return self.db.session.execute(
-            sa.select(self.model).where(
-                self.model.phone_number == phone_number,
-                self.model.phone_verified_at.is_not(None),
-            )
+            self._by_verified_phone, {"phone_number": phone_number}
         ).scalar_one_or_none()
 
     def phone_of(self, user: Any) -> str | None:

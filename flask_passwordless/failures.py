@@ -53,17 +53,41 @@ def delay_after(count: int) -> timedelta:
 
 
 class Failures:
-    """The only code that touches the Failure table."""
+    """The only code that touches the Failure table (Core statements, built once:
+    the check runs on every code typed)."""
 
     def __init__(self, db: Any, model: Any) -> None:
         self.db = db
         self.Failure = model
+        t = model.__table__
+        this = t.c.identifier == sa.bindparam("of_identifier")
+        self._state = sa.select(t.c.last_failure_at, t.c.locked_until).where(this)
+        self._count = (
+            sa.update(t)
+            .where(this)
+            .values(
+                count=sa.case(
+                    (t.c.last_failure_at <= sa.bindparam("stale"), 1), else_=t.c.count + 1
+                ),
+                last_failure_at=sa.bindparam("now"),
+            )
+            .returning(t.c.count)
+        )
+        self._first = sa.insert(t)
+        # Only while the count is still ours: a first failure sets its wait after its
+        # insert is committed, and a later failure's longer wait must not be replaced.
+        self._wait = (
+            sa.update(t)
+            .where(this, t.c.count == sa.bindparam("counted"))
+            .values(locked_until=sa.bindparam("until"))
+        )
+        self._forgive = sa.delete(t).where(this)
 
     def check_allowed(self, identifier: str | None) -> None:
         """Raise LockedOut while this identifier must wait."""
         if not identifier:
             return
-        row = self.db.session.get(self.Failure, identifier)
+        row = self.db.session.execute(self._state, {"of_identifier": identifier}).first()
         g.setdefault("_passwordless_clean", set())
         if row is None:
             g._passwordless_clean.add(identifier)  # forgive() need not write
@@ -78,35 +102,23 @@ class Failures:
         """Count one failure (one statement, no lost updates) and set the wait."""
         if not identifier:
             return 0
-        Failure, session, now = self.Failure, self.db.session, clock.now()
+        session, now = self.db.session, clock.now()
         stale = now - timedelta(seconds=setting("LOCKOUT_RESET_AFTER"))
         count = session.execute(
-            sa.update(Failure)
-            .where(Failure.identifier == identifier)
-            .values(
-                count=sa.case((Failure.last_failure_at <= stale, 1), else_=Failure.count + 1),
-                last_failure_at=now,
-            )
-            .returning(Failure.count)
-            .execution_options(synchronize_session=False)
+            self._count, {"of_identifier": identifier, "stale": stale, "now": now}
         ).scalar()
         if count is None:
-            session.add(Failure(identifier=identifier, count=1, last_failure_at=now))
+            first = {"identifier": identifier, "count": 1, "last_failure_at": now}
             try:
+                session.execute(self._first, first)
                 session.commit()
             except sa.exc.IntegrityError:  # a parallel first failure inserted it
                 session.rollback()
                 return self.record(identifier)
             count = 1
         wait = delay_after(count)
-        # Only while the count is still ours: a first failure sets its wait after its
-        # insert is committed, and a later failure's longer wait must not be replaced.
-        session.execute(
-            sa.update(Failure)
-            .where(Failure.identifier == identifier, Failure.count == count)
-            .values(locked_until=now + wait if wait else None)
-            .execution_options(synchronize_session=False)
-        )
+        until = now + wait if wait else None
+        session.execute(self._wait, {"of_identifier": identifier, "counted": count, "until": until})
         session.commit()
         if count == setting("LOCKOUT_MAX_FAILURES"):
             emit(login_locked, identifier=identifier, failures=count)
@@ -115,11 +127,7 @@ class Failures:
     def forgive(self, identifier: str | None) -> None:
         """A success clears the count (no statement when this request saw none)."""
         if identifier and identifier not in g.get("_passwordless_clean", ()):
-            self.db.session.execute(
-                sa.delete(self.Failure)
-                .where(self.Failure.identifier == identifier)
-                .execution_options(synchronize_session=False)
-            )
+            self.db.session.execute(self._forgive, {"of_identifier": identifier})
             self.db.session.commit()
 
 

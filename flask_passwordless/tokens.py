@@ -12,7 +12,7 @@ import hmac
 import re
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -77,11 +77,58 @@ def candidate_hashes(value: str) -> list[str]:
 
 
 class Secrets:
-    """The secrets service for one app: the only code that touches the Secret table."""
+    """The secrets service for one app: the only code that touches the Secret table.
+
+    Its statements are Core statements on the table, built once: this runs on
+    every sign-in, and building an ORM statement (and its cache key) per call
+    costs more than the indexed lookup it asks for.
+    """
 
     def __init__(self, db: Any, model: Any) -> None:
         self.db = db
         self.Secret = model
+        t = self.table = model.__table__
+        live = sa.and_(t.c.consumed_at.is_(None), t.c.expires_at > sa.bindparam("now"))
+        under_limit = t.c.attempts < sa.bindparam("max_attempts")
+        used = {"consumed_at": sa.bindparam("used_at")}
+        self._insert = sa.insert(t)
+        self._retire = (
+            sa.update(t)
+            .where(
+                t.c.identifier == sa.bindparam("of_identifier"),
+                t.c.purpose == sa.bindparam("of_purpose"),
+                t.c.consumed_at.is_(None),
+            )
+            .values(used)
+        )
+        self._by_token = sa.select(t).where(
+            t.c.token_hash.in_(sa.bindparam("hashes", expanding=True)),
+            t.c.purpose == sa.bindparam("of_purpose"),
+        )
+        self._claim = (
+            sa.update(t)
+            .where(t.c.id == sa.bindparam("secret_id"), t.c.purpose == sa.bindparam("of_purpose"))
+            .where(live, under_limit)
+            .values(attempts=t.c.attempts + 1)
+            .returning(t.c.code_hash, t.c.attempts, t.c.identifier, t.c.next_url)
+        )
+        by_id = sa.update(t).where(t.c.id == sa.bindparam("secret_id")).values(used)
+        self._consume_link = by_id.where(live, under_limit)
+        # A code's own try was already counted by its claim, so consuming it does
+        # not recheck the attempt limit (the fifth try may be the right one).
+        self._consume_code = by_id.where(live)
+        self._discard = by_id.where(t.c.consumed_at.is_(None))
+        self._retire_all = (
+            sa.update(t)
+            .where(
+                t.c.identifier.in_(sa.bindparam("identifiers", expanding=True)),
+                t.c.consumed_at.is_(None),
+            )
+            .values(used)
+        )
+
+    def _run(self, statement: Any, **params: Any) -> Any:
+        return self.db.session.execute(statement, params)
 
     def issue(
         self,
@@ -98,13 +145,13 @@ class Secrets:
         ``retire_older=False`` is for codes bound to one browser's session (the
         second factor), where a sign-in elsewhere must not void this one.
         """
-        Secret, now = self.Secret, clock.now()
+        now = clock.now()
         token = secrets.token_urlsafe(32) if link else None
         code = generate_code(setting("CODE_LENGTH"))
-        session = self.db.session
         if retire_older:
-            self._retire(purpose, identifier, now)
-        row = Secret(
+            self._run(self._retire, of_identifier=identifier, of_purpose=purpose, used_at=now)
+        inserted = self._run(
+            self._insert,
             purpose=purpose,
             identifier=identifier,
             token_hash=hash_secret(token) if token else None,
@@ -114,28 +161,15 @@ class Secrets:
             expires_at=now + timedelta(seconds=max_age or setting("TOKEN_MAX_AGE")),
             attempts=0,
         )
-        session.add(row)
-        session.flush()  # the id, without the reload that reading it after commit costs
-        issued = Issued(id=row.id, token=token, code=code)
-        session.commit()
+        issued = Issued(id=inserted.inserted_primary_key[0], token=token, code=code)
+        self.db.session.commit()
         return issued
-
-    def _live(self, now: datetime) -> list[Any]:
-        Secret = self.Secret
-        return [
-            Secret.consumed_at.is_(None),
-            Secret.expires_at > now,
-            Secret.attempts < setting("MAX_ATTEMPTS"),
-        ]
 
     def _find_link(self, token: str, purpose: str) -> Any:
         if not isinstance(token, str) or not _TOKEN_SHAPE.match(token):
             raise SecretInvalid()
-        Secret = self.Secret
         hashes = candidate_hashes(token)
-        row = self.db.session.execute(
-            sa.select(Secret).where(Secret.token_hash.in_(hashes), Secret.purpose == purpose)
-        ).scalar_one_or_none()
+        row = self._run(self._by_token, hashes=hashes, of_purpose=purpose).first()
         if row is None or not any(hmac.compare_digest(h, row.token_hash) for h in hashes):
             raise SecretInvalid()
         return row
@@ -143,10 +177,9 @@ class Secrets:
     def check_link(self, token: str, purpose: str) -> Redeemed:
         """Read-only: is this link usable now? (For GET pages; consumes nothing.)"""
         row = self._find_link(token, purpose)
-        now = clock.now()
         alive = (
             row.consumed_at is None
-            and row.expires_at > now
+            and row.expires_at > clock.now()
             and row.attempts < setting("MAX_ATTEMPTS")
         )
         if not alive:
@@ -156,10 +189,9 @@ class Secrets:
     def redeem_link(self, token: str, purpose: str) -> Redeemed:
         """Consume the row behind a link; exactly one caller ever succeeds."""
         row = self._find_link(token, purpose)
-        redeemed = _redeemed(row)
-        if not self._consume(row.id):
+        if not self._consume(self._consume_link, row.id):
             raise SecretInvalid()
-        return redeemed
+        return _redeemed(row)
 
     def redeem_code(self, secret_id: Any, code: str, purpose: str) -> Redeemed:
         """Check a code against one row; count the try first so parallel guesses cannot
@@ -170,75 +202,46 @@ class Secrets:
         """
         if not isinstance(secret_id, int):
             raise SecretInvalid()
-        Secret, now, session = self.Secret, clock.now(), self.db.session
-        claimed = session.execute(
-            sa.update(Secret)
-            .where(Secret.id == secret_id, Secret.purpose == purpose, *self._live(now))
-            .values(attempts=Secret.attempts + 1)
-            .returning(Secret.code_hash, Secret.attempts, Secret.identifier, Secret.next_url)
-            .execution_options(synchronize_session=False)
+        max_attempts = setting("MAX_ATTEMPTS")
+        claimed = self._run(
+            self._claim,
+            secret_id=secret_id,
+            of_purpose=purpose,
+            now=clock.now(),
+            max_attempts=max_attempts,
         ).first()
         if claimed is None:
-            session.commit()
+            self.db.session.commit()
             raise SecretInvalid()
         if not any(hmac.compare_digest(h, claimed.code_hash) for h in candidate_hashes(code)):
-            session.commit()  # the wrong try counts
-            raise CodeWrong(max(0, setting("MAX_ATTEMPTS") - claimed.attempts))
-        if not self._consume(secret_id, count_attempts=False):
+            self.db.session.commit()  # the wrong try counts
+            raise CodeWrong(max(0, max_attempts - claimed.attempts))
+        if not self._consume(self._consume_code, secret_id):
             raise SecretInvalid()
         return Redeemed(secret_id, purpose, claimed.identifier, claimed.next_url)
 
-    def _consume(self, secret_id: int, *, count_attempts: bool = True) -> bool:
-        """The one conditional UPDATE that uses a row; True for the single winner.
-
-        A code's own try was already counted, so its consume does not recheck
-        the attempt limit (the fifth try may be the right one).
-        """
-        Secret, now = self.Secret, clock.now()
-        conditions = self._live(now) if count_attempts else self._live(now)[:2]
-        result = self.db.session.execute(
-            sa.update(Secret)
-            .where(Secret.id == secret_id, *conditions)
-            .values(consumed_at=now)
-            .execution_options(synchronize_session=False)
+    def _consume(self, statement: Any, secret_id: int) -> bool:
+        """The one conditional UPDATE that uses a row; True for the single winner."""
+        now = clock.now()
+        result = self._run(
+            statement,
+            secret_id=secret_id,
+            now=now,
+            used_at=now,
+            max_attempts=setting("MAX_ATTEMPTS"),
         )
         self.db.session.commit()
         return result.rowcount == 1
 
-    def _retire(self, purpose: str, identifier: str, now: datetime) -> None:
-        Secret = self.Secret
-        self.db.session.execute(
-            sa.update(Secret)
-            .where(
-                Secret.identifier == identifier,
-                Secret.purpose == purpose,
-                Secret.consumed_at.is_(None),
-            )
-            .values(consumed_at=now)
-            .execution_options(synchronize_session=False)
-        )
-
     def retire_identifiers(self, identifiers: list[str]) -> None:
         """Kill every live link and code sent to these identifiers, for any purpose
         (a password reset ends whatever was under way)."""
-        Secret = self.Secret
-        self.db.session.execute(
-            sa.update(Secret)
-            .where(Secret.identifier.in_(identifiers), Secret.consumed_at.is_(None))
-            .values(consumed_at=clock.now())
-            .execution_options(synchronize_session=False)
-        )
+        self._run(self._retire_all, identifiers=identifiers, used_at=clock.now())
         self.db.session.commit()
 
     def discard(self, secret_id: int) -> None:
         """Retire a row whose message could not be sent, so nothing is left half-done."""
-        Secret = self.Secret
-        self.db.session.execute(
-            sa.update(Secret)
-            .where(Secret.id == secret_id, Secret.consumed_at.is_(None))
-            .values(consumed_at=clock.now())
-            .execution_options(synchronize_session=False)
-        )
+        self._run(self._discard, secret_id=secret_id, used_at=clock.now())
         self.db.session.commit()
 
     def cleanup(self, batch_size: int = 1000) -> int:

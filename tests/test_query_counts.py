@@ -1,0 +1,83 @@
+"""SQL statements per request: the auth layer's cost that a change could quietly raise.
+
+Counts, not timings (``bench/`` measures time). A signed-in page costs the
+user loader's one query; each sign-in step costs the statements it needs and
+no more; the pages that only show a form cost none.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+
+import sqlalchemy as sa
+
+from apps import db
+from conftest import CSRF_FIELD, code_in, csrf_token, token_in
+
+
+@contextmanager
+def statements(app):
+    """The statements the app's engine runs inside the block."""
+    seen: list[str] = []
+
+    def record(_conn, _cursor, statement, *_args):
+        seen.append(" ".join(statement.split()))
+
+    with app.app_context():
+        engine = db.engine
+    sa.event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", record)
+
+
+def _code_sign_in(app, client, outbox):
+    """Sign in alice by the emailed code, counting each step's statements."""
+    counts = {}
+    with statements(app) as seen:
+        token = csrf_token(client)
+    counts["sign-in page"] = len(seen)
+    with statements(app) as seen:
+        sent = client.post("/auth/login", data={"email": "alice@example.com", "csrf_token": token})
+    counts["send"] = len(seen)
+    with statements(app) as seen:
+        page = client.get(sent.headers["Location"])
+    counts["code page"] = len(seen)
+    code = code_in(outbox[-1])
+    token = CSRF_FIELD.search(page.get_data(as_text=True)).group(1)
+    with statements(app) as seen:
+        done = client.post("/auth/login/code", data={"code": code, "csrf_token": token})
+    counts["check"] = len(seen)
+    assert done.status_code == 302
+    return counts
+
+
+def test_signed_in_page_costs_one_query(app, client, user, outbox):
+    _code_sign_in(app, client, outbox)
+    with statements(app) as seen:
+        assert client.get("/private").status_code == 200
+    assert len(seen) == 1, seen
+    assert "auth_id" in seen[0]
+
+
+def test_email_code_sign_in_runs_eight_statements(app, client, user, outbox):
+    counts = _code_sign_in(app, client, outbox)
+    # Send: the account, retire older secrets, insert the new one. Check: the
+    # identifier's failures, claim a try, consume, the account.
+    assert counts == {"sign-in page": 0, "send": 3, "code page": 0, "check": 4}
+
+
+def test_magic_link_costs_one_read_then_four_statements(app, client, user, outbox):
+    token = csrf_token(client)
+    client.post("/auth/login", data={"email": "alice@example.com", "csrf_token": token})
+    link_token = token_in(outbox[-1])
+    with statements(app) as seen:
+        page = client.get(f"/auth/login/link?token={link_token}")
+    assert len(seen) == 1  # the row behind the link, read only
+    csrf = CSRF_FIELD.search(page.get_data(as_text=True)).group(1)
+    with statements(app) as seen:
+        done = client.post("/auth/login/link", data={"token": link_token, "csrf_token": csrf})
+    assert done.status_code == 302
+    # The row, consume it, clear the identifier's failures, the account.
+    assert len(seen) == 4, seen
