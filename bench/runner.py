@@ -493,7 +493,7 @@ class Bench:
                 "reference (same driver)",
             )  # fmt: skip
         table.notes.append(
-            "Rate limits off for the bench (PASSWORDLESS_LIMITER_ENABLED=False); FST has none. "
+            "Our rate limits off for the bench (PASSWORDLESS_LIMITER_ENABLED=False); FST has none. "
             "The driver runs on the same 2 cores as the 4 workers (2 per app, one app loaded at "
             "a time); one TCP connection per request (sync workers close it)."
         )
@@ -613,6 +613,9 @@ NOTES = [
     "Measured in alternation in one process (A B C A B C ...); sign-ins use a new browser "
     "(test client) each, cycling over 200 users spread over the table.",
     "CSRF is on for both sign-in flows (ours: CSRFProtect; FST: its FlaskForms).",
+    "Ours runs with its rate limits off (every sign-in comes from one IP; FST has none), "
+    "but with Flask-Limiter on, so its hooks run on every request as in a default "
+    "deployment.",
     "The user loaders: bare Flask-Login by primary key; ours by auth_id (a unique string "
     "that is rotated to sign a user out everywhere); FST by fs_uniquifier (likewise). "
     "The bare app's user table has the same columns as ours.",

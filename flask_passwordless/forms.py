@@ -12,6 +12,7 @@ from wtforms.validators import AnyOf, InputRequired, Length, ValidationError
 from .config import setting
 from .passwords import PasswordRefused, check_policy
 from .phone import PhoneRefused, normalise_phone, parse_phone
+from .widgets import CheckboxInput, EmailInput, HiddenInput, PasswordInput, TelInput, TextInput
 
 
 def normalise_email(value: str) -> str:
@@ -41,9 +42,24 @@ def _digits_only(value: Any) -> Any:
     return value
 
 
-class EmailForm(FlaskForm):
+HIDDEN = HiddenInput()
+
+
+class Form(FlaskForm):
+    """Base of the extension's forms: every field renders with a widget from
+    ``widgets`` (the same HTML, built faster), the CSRF token's included."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        csrf_field = self._fields.get(self.meta.csrf_field_name)
+        if csrf_field is not None:  # absent when WTF_CSRF_ENABLED is off
+            csrf_field.widget = HIDDEN
+
+
+class EmailForm(Form):
     email = EmailField(
         "Email address",
+        widget=EmailInput(),
         validators=[
             InputRequired("Enter your email address."),
             Length(max=254, message="That is too long for an email address."),
@@ -51,7 +67,7 @@ class EmailForm(FlaskForm):
         filters=[_strip],
         render_kw={"autocomplete": "email", "spellcheck": "false"},
     )
-    next = HiddenField()
+    next = HiddenField(widget=HIDDEN)
 
     def validate_email(self, field: Any) -> None:
         try:
@@ -60,11 +76,12 @@ class EmailForm(FlaskForm):
             raise ValidationError(f"That email address is not valid: {exc}") from None
 
 
-class PhoneForm(FlaskForm):
+class PhoneForm(Form):
     """A number to verify: it must pass the whole SMS policy, and the page says why not."""
 
     phone = TelField(
         "Phone number",
+        widget=TelInput(),
         validators=[
             InputRequired("Enter your phone number."),
             Length(max=40, message="That is too long for a phone number."),
@@ -72,7 +89,7 @@ class PhoneForm(FlaskForm):
         filters=[_strip],
         render_kw={"autocomplete": "tel", "inputmode": "tel"},
     )
-    next = HiddenField()
+    next = HiddenField(widget=HIDDEN)
 
     def validate_phone(self, field: Any) -> None:
         try:
@@ -90,9 +107,10 @@ class SignInPhoneForm(PhoneForm):
     normalise = staticmethod(parse_phone)
 
 
-class CodeForm(FlaskForm):
+class CodeForm(Form):
     code = StringField(
         "Code",
+        widget=TextInput(),
         validators=[
             InputRequired("Enter the code from the message."),
             Length(max=20, message="The code is too long."),
@@ -114,6 +132,7 @@ class CodeForm(FlaskForm):
 class PasswordLoginForm(EmailForm):
     password = PasswordField(
         "Password",
+        widget=PasswordInput(),
         validators=[
             InputRequired("Enter your password."),
             Length(max=1024, message="That is too long for a password."),
@@ -122,20 +141,22 @@ class PasswordLoginForm(EmailForm):
     )
 
 
-class NewPasswordForm(FlaskForm):
+class NewPasswordForm(Form):
     """A new password, typed twice, checked against the policy."""
 
     password = PasswordField(
         "New password",
+        widget=PasswordInput(),
         validators=[InputRequired("Choose a password."), Length(max=1024)],
         render_kw={"autocomplete": "new-password"},
     )
     confirm = PasswordField(
         "Type it again",
+        widget=PasswordInput(),
         validators=[InputRequired("Type the password again.")],
         render_kw={"autocomplete": "new-password"},
     )
-    token = HiddenField()
+    token = HiddenField(widget=HIDDEN)
 
     def __init__(self, *args: Any, email: str | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -153,16 +174,16 @@ class NewPasswordForm(FlaskForm):
 
 
 class TwoFactorForm(CodeForm):
-    remember = BooleanField("Remember this device")
+    remember = BooleanField("Remember this device", widget=CheckboxInput())
 
 
-class LinkForm(FlaskForm):
-    token = HiddenField(validators=[InputRequired(), Length(max=100)])
+class LinkForm(Form):
+    token = HiddenField(widget=HIDDEN, validators=[InputRequired(), Length(max=100)])
 
 
-class TwoFactorSettingForm(FlaskForm):
-    enable = HiddenField(validators=[InputRequired(), AnyOf(["0", "1"])])
+class TwoFactorSettingForm(Form):
+    enable = HiddenField(widget=HIDDEN, validators=[InputRequired(), AnyOf(["0", "1"])])
 
 
-class ActionForm(FlaskForm):
+class ActionForm(Form):
     """A bare button (sign out, revoke): only the CSRF token matters."""
