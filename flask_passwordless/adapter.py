@@ -6,6 +6,7 @@ A host with its own user table subclasses this and passes it as
 
 from __future__ import annotations
 
+from functools import cached_property
 from typing import Any
 
 import sqlalchemy as sa
@@ -19,16 +20,24 @@ class UserAdapter:
     def __init__(self, db: Any, user_model: Any) -> None:
         self.db = db
         self.model = user_model
-        # Built once: these run on every signed-in request and every sign-in, and
-        # building a select (and its cache key) each time costs more than the
-        # indexed lookup itself.
-        self._by_auth_id = sa.select(user_model).where(
-            user_model.auth_id == sa.bindparam("auth_id")
-        )
-        self._by_email = sa.select(user_model).where(user_model.email == sa.bindparam("email"))
-        self._by_verified_phone = sa.select(user_model).where(
-            user_model.phone_number == sa.bindparam("phone_number"),
-            user_model.phone_verified_at.is_not(None),
+
+    # Built once, on first use (a subclass that overrides a lookup needs no such
+    # column): these run on every signed-in request and every sign-in, and building
+    # a select (and its cache key) each time costs more than the indexed lookup.
+
+    @cached_property
+    def _by_auth_id(self) -> sa.Select[Any]:
+        return sa.select(self.model).where(self.model.auth_id == sa.bindparam("auth_id"))
+
+    @cached_property
+    def _by_email(self) -> sa.Select[Any]:
+        return sa.select(self.model).where(self.model.email == sa.bindparam("email"))
+
+    @cached_property
+    def _by_verified_phone(self) -> sa.Select[Any]:
+        return sa.select(self.model).where(
+            self.model.phone_number == sa.bindparam("phone_number"),
+            self.model.phone_verified_at.is_not(None),
         )
 
     def load_user(self, auth_id: str) -> Any | None:
@@ -46,13 +55,19 @@ class UserAdapter:
             self._by_verified_phone, {"phone_number": phone_number}
         ).scalar_one_or_none()
 
+    # A model without the columns of an optional feature (phone, password, two-step)
+    # has none of it: the readers answer "none", so it signs in with email alone, and
+    # the writers refuse loudly rather than set an attribute that is never stored.
+
     def phone_of(self, user: Any) -> str | None:
-        return user.phone_number if user.phone_verified_at is not None else None
+        if getattr(user, "phone_verified_at", None) is None:
+            return None
+        return user.phone_number
 
     def set_phone(self, user: Any, phone_number: str | None, verified_at: Any = None) -> bool:
         """Save a verified number (or remove it); False if another account holds it."""
-        user.phone_number = phone_number
-        user.phone_verified_at = verified_at if phone_number else None
+        verified_at = verified_at if phone_number else None
+        _assign(user, phone_number=phone_number, phone_verified_at=verified_at)
         try:
             self.db.session.commit()
         except sa.exc.IntegrityError:
@@ -84,17 +99,17 @@ class UserAdapter:
             return None
 
     def password_hash_of(self, user: Any) -> str | None:
-        return user.password_hash
+        return getattr(user, "password_hash", None)
 
     def set_password_hash(self, user: Any, password_hash: str | None) -> None:
-        user.password_hash = password_hash
+        _assign(user, password_hash=password_hash)
         self.db.session.commit()
 
     def two_factor_enabled(self, user: Any) -> bool:
-        return bool(user.two_factor_enabled)
+        return bool(getattr(user, "two_factor_enabled", False))
 
     def set_two_factor(self, user: Any, enabled: bool) -> None:
-        user.two_factor_enabled = enabled
+        _assign(user, two_factor_enabled=enabled)
         self.db.session.commit()
 
     def email_of(self, user: Any) -> str:
@@ -104,3 +119,15 @@ class UserAdapter:
         """Give the user a new session identity, ending every existing session."""
         user.auth_id = new_auth_id()
         self.db.session.commit()
+
+
+def _assign(user: Any, **values: Any) -> None:
+    """Set mapped attributes; a missing one means the host must override the setter."""
+    mapped = sa.inspect(type(user)).attrs
+    for name, value in values.items():
+        if name not in mapped:
+            raise NotImplementedError(
+                f"{type(user).__name__} has no {name!r} column: override this method of "
+                "UserAdapter to store it, or leave the feature off."
+            )
+        setattr(user, name, value)

@@ -15,6 +15,7 @@ from typing import Any
 from flask import current_app, has_request_context, request
 
 from . import signals
+from .state import state
 
 log = logging.getLogger("flask_passwordless.audit")
 
@@ -45,7 +46,7 @@ def fingerprint(value: str) -> str:
 
 
 def _describe(data: dict[str, Any]) -> str:
-    adapter = current_app.extensions["passwordless"].adapter
+    adapter = state().adapter
     fields = []
     for name, value in sorted(data.items()):
         if value is None:

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import click
-from flask import current_app
 from flask.cli import AppGroup
 
 from . import devices
 from .signals import device_revoked, emit
+from .state import state
 
 passwordless_cli = AppGroup("passwordless", help="Manage flask-passwordless data.")
 
@@ -16,7 +16,7 @@ passwordless_cli = AppGroup("passwordless", help="Manage flask-passwordless data
 @click.option("--batch-size", default=1000, show_default=True, help="Rows deleted per statement.")
 def cleanup(batch_size: int) -> None:
     """Delete used and expired one-time secrets and dead devices, in short batches."""
-    removed = current_app.extensions["passwordless"].secrets.cleanup(batch_size)
+    removed = state().secrets.cleanup(batch_size)
     click.echo(f"Removed {removed} used or expired secrets.")
     click.echo(f"Removed {devices.cleanup(batch_size)} expired or revoked devices.")
 
@@ -25,7 +25,7 @@ def cleanup(batch_size: int) -> None:
 @click.argument("email")
 def revoke_devices(email: str) -> None:
     """Forget every remembered device of the account with this EMAIL."""
-    user = current_app.extensions["passwordless"].adapter.find_by_email(email.strip().lower())
+    user = state().adapter.find_by_email(email.strip().lower())
     if user is None:
         raise click.ClickException(f"No account with the address {email}.")
     revoked = devices.revoke(user)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from flask import current_app
+from .state import state
 
 
 def utcnow() -> datetime:
@@ -13,8 +13,8 @@ def utcnow() -> datetime:
 
 
 def now() -> datetime:
-    """The current app's clock: ``app.extensions["passwordless"].clock``."""
-    return current_app.extensions["passwordless"].clock()
+    """The current app's clock: ``state().clock``, which tests replace."""
+    return state().clock()
 
 
 def timestamp() -> float:

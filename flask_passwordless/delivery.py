@@ -22,6 +22,7 @@ from .config import setting
 from .errors import DeliveryFailed
 from .limits import count_use
 from .sms import send_with_twilio
+from .state import state
 
 log = logging.getLogger("flask_passwordless")
 
@@ -154,7 +155,7 @@ def _backend(channel: str) -> Callable[[Message], None]:
 
 
 def _to_memory(message: Message) -> None:
-    current_app.extensions["passwordless"].outbox.append(message)
+    state().outbox.append(message)
 
 
 def _to_console(message: Message) -> None:

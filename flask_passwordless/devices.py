@@ -21,14 +21,11 @@ from itsdangerous import BadData, URLSafeTimedSerializer
 
 from . import clock
 from .config import setting
+from .state import state
 from .tokens import candidate_hashes, hash_secret
 
 SALT = "flask-passwordless remembered device"
 MAX_ACCOUNTS_PER_BROWSER = 5
-
-
-def _state() -> Any:
-    return current_app.extensions["passwordless"]
 
 
 def cookie_secure() -> bool:
@@ -73,9 +70,9 @@ def _entries() -> list[tuple[int, str]]:
 
 
 def _valid_row(user: Any, device_id: int, secret: str) -> Any | None:
-    Device = _state().models.Device
-    row = _state().db.session.get(Device, device_id)
-    if row is None or row.user_key != _state().adapter.key_of(user):
+    Device = state().models.Device
+    row = state().db.session.get(Device, device_id)
+    if row is None or row.user_key != state().adapter.key_of(user):
         return None
     if row.revoked_at is not None or row.expires_at <= clock.now():
         return None
@@ -97,15 +94,15 @@ def touch(row: Any) -> None:
     """Record a use: last seen, from where."""
     row.last_used_at = clock.now()
     row.ip = request.remote_addr
-    _state().db.session.commit()
+    state().db.session.commit()
 
 
 def remember(user: Any) -> Any:
     """Create a device row for ``user`` and add it to this browser's cookie."""
     now, secret = clock.now(), secrets.token_urlsafe(32)
     agent = request.headers.get("User-Agent", "")[:512]
-    row = _state().models.Device(
-        user_key=_state().adapter.key_of(user),
+    row = state().models.Device(
+        user_key=state().adapter.key_of(user),
         secret_hash=hash_secret(secret),
         name=describe_user_agent(agent),
         user_agent=agent,
@@ -114,8 +111,8 @@ def remember(user: Any) -> Any:
         last_used_at=now,
         expires_at=now + timedelta(seconds=_max_age()),
     )
-    _state().db.session.add(row)
-    _state().db.session.commit()
+    state().db.session.add(row)
+    state().db.session.commit()
     others = [
         [device_id, entry_secret]
         for device_id, entry_secret in _entries()
@@ -142,13 +139,13 @@ def remember(user: Any) -> Any:
 
 def devices_of(user: Any) -> list[Any]:
     """Live devices, most recently used first."""
-    Device = _state().models.Device
+    Device = state().models.Device
     return list(
-        _state()
+        state()
         .db.session.execute(
             sa.select(Device)
             .where(
-                Device.user_key == _state().adapter.key_of(user),
+                Device.user_key == state().adapter.key_of(user),
                 Device.revoked_at.is_(None),
                 Device.expires_at > clock.now(),
             )
@@ -164,7 +161,7 @@ def revoke(user: Any, device_id: int | None = None) -> list[Any]:
     One conditional UPDATE: when several requests revoke the same device at once,
     exactly one of them gets it back (and signals it).
     """
-    Device, session = _state().models.Device, _state().db.session
+    Device, session = state().models.Device, state().db.session
     rows = [d for d in devices_of(user) if device_id is None or d.id == device_id]
     if not rows:
         return []
@@ -183,7 +180,7 @@ def revoke(user: Any, device_id: int | None = None) -> list[Any]:
 
 def cleanup(batch_size: int = 1000) -> int:
     """Delete expired and revoked device rows in short batches."""
-    Device, session, total = _state().models.Device, _state().db.session, 0
+    Device, session, total = state().models.Device, state().db.session, 0
     dead = sa.or_(Device.revoked_at.is_not(None), Device.expires_at <= clock.now())
     while ids := list(
         session.execute(sa.select(Device.id).where(dead).limit(batch_size)).scalars()

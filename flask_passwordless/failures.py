@@ -18,12 +18,13 @@ from datetime import timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from flask import current_app, g
+from flask import g
 
 from . import clock
 from .config import setting
 from .errors import PasswordlessError
 from .signals import emit, login_locked
+from .state import state
 
 
 class LockedOut(PasswordlessError):
@@ -132,4 +133,4 @@ class Failures:
 
 
 def failures() -> Failures:
-    return current_app.extensions["passwordless"].failures
+    return state().failures

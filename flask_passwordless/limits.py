@@ -24,6 +24,7 @@ from .config import setting
 from .forms import normalise_email
 from .phone import PhoneRefused, parse_phone
 from .session import PARTIAL, PENDING
+from .state import state
 
 log = logging.getLogger("flask_passwordless")
 _lock = threading.Lock()
@@ -88,7 +89,7 @@ def _failed(response: Any) -> bool:
 def spend(limit_setting: str, key: str) -> bool:
     """Count one use against a limit outside any view (in the limiter's storage, so
     every process shares it); False once the budget is spent."""
-    limiter = current_app.extensions["passwordless"].limiter
+    limiter = state().limiter
     if _disabled() or not limiter.enabled:
         return True
     budget = setting(limit_setting)
@@ -103,35 +104,35 @@ def count_use(limit: RateLimitItem, *keys: str) -> bool:
     process counts in memory meanwhile, with a warning, as Flask-Limiter's own
     fallback does: never a 500, never an uncounted use.
     """
-    state = current_app.extensions["passwordless"]
+    current = state()
     prefix = current_app.config.get("RATELIMIT_KEY_PREFIX")
     keys = (prefix, *keys) if prefix else keys
-    counter = _counter(state)
+    counter = _counter(current)
     try:
         return counter.hit(limit, *keys)
     except (StorageError, counter.storage.base_exceptions):
         log.warning("passwordless: rate limit storage unreachable; counting in memory meanwhile")
         with _lock:
-            if getattr(state, "memory_limiter", None) is None:
-                state.memory_limiter = FixedWindowRateLimiter(MemoryStorage())
-        return state.memory_limiter.hit(limit, *keys)
+            if getattr(current, "memory_limiter", None) is None:
+                current.memory_limiter = FixedWindowRateLimiter(MemoryStorage())
+        return current.memory_limiter.hit(limit, *keys)
 
 
-def _counter(state: Any) -> RateLimiter:
+def _counter(current: Any) -> RateLimiter:
     """Flask-Limiter's own counter; while it is off (as it is when our limits are), one
     of ours on the same RATELIMIT_STORAGE_URI, so the daily SMS cap still holds and is
     still shared by every process."""
-    if state.limiter.enabled:
-        return state.limiter.limiter
+    if current.limiter.enabled:
+        return current.limiter.limiter
     with _lock:
-        if getattr(state, "own_counter", None) is None:
+        if getattr(current, "own_counter", None) is None:
             config = current_app.config
             storage = storage_from_string(
                 config.get("RATELIMIT_STORAGE_URI") or "memory://",
                 **(config.get("RATELIMIT_STORAGE_OPTIONS") or {}),
             )
-            state.own_counter = FixedWindowRateLimiter(storage)
-        return state.own_counter
+            current.own_counter = FixedWindowRateLimiter(storage)
+        return current.own_counter
 
 
 def _disabled() -> bool:

@@ -15,6 +15,7 @@ from flask_wtf.csrf import CSRFError
 from .delivery import site_name
 from .errors import DatabaseUnavailable, FormExpired, PasswordlessError
 from .signals import emit, rate_limited
+from .state import state
 
 log = logging.getLogger("flask_passwordless")
 
@@ -61,7 +62,7 @@ def handle_csrf_error(_error: CSRFError) -> Any:
 
 def handle_rate_limited(error: Any) -> Any:
     """429 with a page that says when to try again, and Retry-After."""
-    limiter = current_app.extensions["passwordless"].limiter
+    limiter = state().limiter
     current = limiter.current_limit
     wait = max(1, math.ceil(current.reset_at - time.time())) if current else 60
     emit(rate_limited, limit=str(getattr(error, "limit", "")), endpoint=request.endpoint)
@@ -85,7 +86,7 @@ def handle_database_error(error: Exception) -> Any:
     if not database_unreachable(error):
         raise error
     with suppress(sa.exc.SQLAlchemyError):  # a dead connection's transaction died with it
-        current_app.extensions["passwordless"].db.session.rollback()
+        state().db.session.rollback()
     # The page must not query again: a layout asking for current_user would call the
     # user loader on the dead database, so this page is rendered for nobody.
     g._login_user = current_app.login_manager.anonymous_user()  # type: ignore[attr-defined]

@@ -14,6 +14,7 @@ from flask_login import current_user, login_user, logout_user
 from . import clock
 from .config import setting
 from .signals import emit, sessions_revoked, user_logged_in
+from .state import state
 
 AUTH_RECORD = "_passwordless_auth"
 PENDING = "_passwordless_pending"
@@ -52,7 +53,7 @@ def sign_out() -> None:
 
 def sign_out_everywhere(user: Any) -> None:
     """Rotate the user's auth_id, so every other session stops matching."""
-    current_app.extensions["passwordless"].adapter.rotate_auth_id(user)
+    state().adapter.rotate_auth_id(user)
     emit(sessions_revoked, user=user)
     sign_out()
 

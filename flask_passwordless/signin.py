@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import current_app, redirect, request, session, url_for
+from flask import redirect, request, session, url_for
 
 from . import clock, devices, signals
 from .config import setting
@@ -21,6 +21,7 @@ from .limits import spend
 from .phone import masked_phone
 from .session import PARTIAL, redirect_after_login, sign_in
 from .signals import emit
+from .state import state
 
 PURPOSE = "two-factor"
 
@@ -33,10 +34,6 @@ class SecondFactorUnavailable(PasswordlessError):
     )
 
 
-def _adapter() -> Any:
-    return current_app.extensions["passwordless"].adapter
-
-
 #: First factors that are something the user knows (or replaced it): they always
 #: need the second step when it is on. A reset link counts as one, so a reset
 #: never skips the second factor.
@@ -44,14 +41,14 @@ KNOWLEDGE = {"password", "reset"}
 
 
 def second_factor_required(user: Any, method: str) -> bool:
-    if not _adapter().two_factor_enabled(user):
+    if not state().adapter.two_factor_enabled(user):
         return False
     return method in KNOWLEDGE or setting("TWO_FACTOR_FOR_PASSWORDLESS")
 
 
 def second_channel(user: Any, method: str) -> str | None:
     """The channel of the second factor: never the one that proved the first."""
-    has_phone = _adapter().phone_of(user) is not None and setting("SMS_ENABLED")
+    has_phone = state().adapter.phone_of(user) is not None and setting("SMS_ENABLED")
     if method == "sms":
         return "email"
     if method in ("email", "reset"):  # a reset link proved the mailbox
@@ -78,12 +75,12 @@ def two_factor_identifier(user: Any) -> str:
     """The lockout and limit key of a user's second step: its own, so that wrong
     guesses at the public sign-in pages never block it, and a right password
     never clears it."""
-    return "2fa:" + _adapter().key_of(user)
+    return "2fa:" + state().adapter.key_of(user)
 
 
 def send_second_factor(user: Any, first: str, channel: str, next_url: str | None) -> None:
     """Issue a code for the second factor and send it; the page waits for it."""
-    adapter, store = _adapter(), current_app.extensions["passwordless"].secrets
+    adapter, store = state().adapter, state().secrets
     to = adapter.phone_of(user) if channel == "sms" else adapter.email_of(user)
     if not spend("LIMIT_SEND_PER_IDENTIFIER", two_factor_identifier(user)):
         raise TooManyMessages()
@@ -127,7 +124,7 @@ def half_signed_in() -> tuple[Any, dict[str, Any]] | None:
     if not isinstance(at, (int, float)) or clock.timestamp() - at > setting("TWO_FACTOR_WITHIN"):
         session.pop(PARTIAL, None)
         return None
-    user = _adapter().get_by_key(str(partial.get("key")))
+    user = state().adapter.get_by_key(str(partial.get("key")))
     if user is None or user.get_id() != partial.get("auth_id"):  # reset or signed out since
         session.pop(PARTIAL, None)
         return None
@@ -139,7 +136,7 @@ def complete(user: Any, methods: list[str], next_url: str | None, *, known_devic
     sign_in(user, methods)
     if not known_device and setting("NOTIFY_NEW_DEVICE") and "email" not in methods:
         agent = request.headers.get("User-Agent", "")
-        email = _adapter().email_of(user)
+        email = state().adapter.email_of(user)
         send(
             render_email(
                 "new_device",

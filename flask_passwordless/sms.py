@@ -9,10 +9,9 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from flask import current_app
-
 from .config import setting
 from .errors import DeliveryFailed
+from .state import state
 
 #: What a person can do about the Twilio errors they can cause.
 TWILIO_ERRORS = {
@@ -29,9 +28,9 @@ _lock = threading.Lock()
 
 def twilio_client() -> Any:
     """The app's Twilio client, created once and reused by every send."""
-    state = current_app.extensions["passwordless"]
+    current = state()
     with _lock:
-        if getattr(state, "twilio", None) is None:
+        if getattr(current, "twilio", None) is None:
             from twilio.http.http_client import TwilioHttpClient
             from twilio.rest import Client
 
@@ -44,8 +43,8 @@ def twilio_client() -> Any:
             if setting("TWILIO_BASE_URL") != TWILIO_API:
                 # TWILIO_EDGE / TWILIO_REGION would rewrite the host of a custom URL.
                 client.edge = client.region = None
-            state.twilio = client
-        return state.twilio
+            current.twilio = client
+        return current.twilio
 
 
 def send_with_twilio(message: Any) -> None:

@@ -11,10 +11,11 @@ from flask_login import LoginManager
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf.csrf import CSRFProtect
 
-from apps import User, create_app, db
+from apps import DeliveringClient, User, create_app, db
 from conftest import code_in, request_login, submit_code
-from flask_passwordless import Passwordless, PasswordlessUserMixin, auth_required
+from flask_passwordless import Passwordless, PasswordlessUserMixin, UserAdapter, auth_required
 from flask_passwordless.clock import utcnow
+from flask_passwordless.models import new_auth_id
 
 
 def test_host_template_overrides_a_page(make_app, tmp_path):
@@ -203,3 +204,68 @@ def test_revoke_devices_command_forgets_every_device_of_an_account(app):
     assert missing.exit_code != 0 and "No account" in missing.output
     cleanup = runner.invoke(args=["passwordless", "cleanup"])
     assert "Removed 1 expired or revoked devices." in cleanup.output
+
+
+def test_host_model_with_its_own_columns_signs_in_through_an_adapter(tmp_path):
+    """The README's promise: a model without the mixin, an adapter subclass overriding
+    the methods that touch it, and the email sign-in works end to end."""
+    app = Flask(__name__)
+    app.config.update(
+        SECRET_KEY="k",
+        SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path / 'h.db'}",
+        PASSWORDLESS_BASE_URL="https://app.example.com",
+        PASSWORDLESS_MAIL_BACKEND="memory",
+        RATELIMIT_STORAGE_URI="memory://",
+    )
+    host_db = SQLAlchemy(app)
+
+    class Person(host_db.Model):
+        id = host_db.Column(host_db.Integer, primary_key=True)
+        email_address = host_db.Column(host_db.String(320), unique=True)
+        session_key = host_db.Column(host_db.String(64), unique=True)
+        is_active = is_authenticated = True
+        is_anonymous = False
+
+        def get_id(self):
+            return self.session_key
+
+    class PersonAdapter(UserAdapter):
+        def load_user(self, auth_id):
+            return Person.query.filter_by(session_key=auth_id).one_or_none()
+
+        def find_by_email(self, email):
+            return Person.query.filter_by(email_address=email).one_or_none()
+
+        def create_user(self, email):
+            person = Person(email_address=email, session_key=new_auth_id())
+            host_db.session.add(person)
+            host_db.session.commit()
+            return person
+
+        def email_of(self, user):
+            return user.email_address
+
+        def rotate_auth_id(self, user):
+            user.session_key = new_auth_id()
+            host_db.session.commit()
+
+    Passwordless(app, db=host_db, adapter=PersonAdapter(host_db, Person))
+    app.test_client_class = DeliveringClient
+    with app.app_context():
+        host_db.create_all()
+        host_db.session.add(Person(email_address="ann@example.com", session_key="s1"))
+        host_db.session.commit()
+    client = app.test_client()
+    request_login(client, "ann@example.com")
+    assert (
+        submit_code(client, code_in(app.extensions["passwordless"].outbox[-1])).status_code == 302
+    )
+    with client.session_transaction() as session:
+        assert session["_user_id"] == "s1"
+    # Features whose columns the model lacks are absent, and cannot be half-stored.
+    adapter = app.extensions["passwordless"].adapter
+    with app.app_context():
+        ann = adapter.find_by_email("ann@example.com")
+        assert adapter.phone_of(ann) is None and not adapter.two_factor_enabled(ann)
+        with pytest.raises(NotImplementedError, match="two_factor_enabled"):
+            adapter.set_two_factor(ann, True)

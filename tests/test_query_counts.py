@@ -61,7 +61,7 @@ def test_signed_in_page_costs_one_query(app, client, user, outbox):
     assert "auth_id" in seen[0]
 
 
-def test_email_code_sign_in_runs_eight_statements(app, client, user, outbox):
+def test_email_code_sign_in_statements_per_step(app, client, user, outbox):
     counts = _code_sign_in(app, client, outbox)
     # Send: the account, retire older secrets, insert the new one. Check: the
     # identifier's failures, claim a try, consume, the account.

@@ -7,19 +7,28 @@ from hypothesis import strategies as st
 from markupsafe import Markup
 from wtforms import widgets as wtforms_widgets
 
-from flask_passwordless import widgets
-from flask_passwordless.forms import CodeForm, EmailForm, PasswordLoginForm, TwoFactorForm
+from flask_passwordless import forms, widgets
 
-names = st.sampled_from(
-    ["id", "name", "type", "value", "class_", "for_", "data_length", "aria_describedby",
-     "autocomplete", "required", "autofocus", "pattern", "maxlength"]
+names = st.one_of(
+    st.sampled_from(
+        ["id", "name", "type", "value", "class_", "for_", "data_length", "aria_describedby",
+         "autocomplete", "required", "autofocus", "pattern", "maxlength"]
+    ),
+    st.text(min_size=1),  # names that need escaping too
 )  # fmt: skip
 values = st.one_of(
     st.booleans(),
+    st.none(),
     st.integers(),
+    st.floats(),
     st.text(),
     st.text().map(Markup),  # already-safe text, which may hold quotes
 )
+FORMS = [
+    value
+    for value in vars(forms).values()
+    if isinstance(value, type) and issubclass(value, forms.Form) and value is not forms.Form
+]
 
 
 @given(st.dictionaries(names, values, max_size=8))
@@ -33,8 +42,10 @@ def test_attribute_quotes_cannot_end_the_attribute():
 
 
 def test_every_field_renders_as_with_wtforms_widgets(app):
+    assert len(FORMS) >= 10
     with app.test_request_context("/auth/login"):
-        for form in (EmailForm(), CodeForm(), PasswordLoginForm(), TwoFactorForm()):
+        for form_class in FORMS:
+            form = form_class()
             form.validate()  # with errors, so the error attributes are drawn too
             for field in form:
                 ours = field.widget

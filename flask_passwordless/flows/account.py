@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, current_app, flash, redirect, url_for
+from flask import Blueprint, flash, redirect, url_for
 from flask_login import current_user
 
 from .. import devices, signals
@@ -20,6 +20,7 @@ from ..pages import render_page
 from ..passwords import hash_password
 from ..session import auth_required, keep_signed_in, recently_signed_in
 from ..signals import emit
+from ..state import state
 
 recent = auth_required(within=recently_signed_in)
 
@@ -40,23 +41,19 @@ def _user() -> Any:
     return current_user._get_current_object()
 
 
-def _adapter() -> Any:
-    return current_app.extensions["passwordless"].adapter
-
-
 def account_password() -> Any:
     """Set or change the password; other sessions end, this one carries on."""
     user = _user()
-    form = NewPasswordForm(email=_adapter().email_of(user))
+    form = NewPasswordForm(email=state().adapter.email_of(user))
     if form.validate_on_submit():
-        _adapter().set_password_hash(user, hash_password(form.password.data))
-        _adapter().rotate_auth_id(user)
+        state().adapter.set_password_hash(user, hash_password(form.password.data))
+        state().adapter.rotate_auth_id(user)
         keep_signed_in(user)
-        send(render_email("password_changed", _adapter().email_of(user)))
+        send(render_email("password_changed", state().adapter.email_of(user)))
         emit(signals.password_changed, user=user)
         flash("Your password was changed. Other browsers were signed out.", "success")
         return redirect(url_for(".account_password"))
-    has_password = _adapter().password_hash_of(user) is not None
+    has_password = state().adapter.password_hash_of(user) is not None
     return render_page("account_password.html", form=form, has_password=has_password)
 
 
@@ -65,22 +62,22 @@ def account_two_factor() -> Any:
     double click or a stale tab cannot flip it back."""
     user = _user()
     form = TwoFactorSettingForm()
-    texts = _adapter().phone_of(user) is not None and setting("SMS_ENABLED")
+    texts = state().adapter.phone_of(user) is not None and setting("SMS_ENABLED")
     needs_phone = setting("TWO_FACTOR_FOR_PASSWORDLESS") and not texts
     if form.validate_on_submit():
         enable = form.enable.data == "1"
         if enable and needs_phone:
             flash("Add a verified phone number first: it receives the second code.", "error")
-        elif enable != _adapter().two_factor_enabled(user):
-            _adapter().set_two_factor(user, enable)
-            send(render_email("two_factor_changed", _adapter().email_of(user), enabled=enable))
+        elif enable != state().adapter.two_factor_enabled(user):
+            state().adapter.set_two_factor(user, enable)
+            send(render_email("two_factor_changed", state().adapter.email_of(user), enabled=enable))
             emit(signals.two_factor_changed, user=user, enabled=enable)
             flash(f"Two-step sign-in is {'on' if enable else 'off'}.", "success")
         return redirect(url_for(".account_two_factor"))
     return render_page(
         "account_two_factor.html",
         form=form,
-        enabled=_adapter().two_factor_enabled(user),
+        enabled=state().adapter.two_factor_enabled(user),
         channel="text message" if texts else "email",
         needs_phone=needs_phone,
     )

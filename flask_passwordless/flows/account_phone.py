@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, current_app, flash, redirect, session, url_for
+from flask import Blueprint, flash, redirect, session, url_for
 from flask_login import current_user
 
 from .. import clock, signals
@@ -22,6 +22,7 @@ from ..pages import render_page
 from ..phone import display_phone, masked_phone
 from ..session import PENDING, auth_required, expect_code, pending_code, recently_signed_in
 from ..signals import emit
+from ..state import state
 from .code import check_code
 from .sms_login import sms_enabled
 
@@ -47,15 +48,11 @@ def register(bp: Blueprint, limits: Limits) -> None:
     bp.add_url_rule("/account/phone/remove", view_func=recent(remove_phone), methods=["POST"])
 
 
-def _state() -> Any:
-    return current_app.extensions["passwordless"]
-
-
 def account_phone() -> Any:
     """Show the number, and text a code to a new one."""
     user = current_user._get_current_object()
     form = PhoneForm()
-    current = _state().adapter.phone_of(user)
+    current = state().adapter.phone_of(user)
     if form.validate_on_submit():
         # Whether *another* account holds the number is said only after its code
         # comes back (in _save): only the person holding that phone may learn it.
@@ -72,14 +69,14 @@ def account_phone() -> Any:
 
 
 def _send_code(phone_number: str, form: PhoneForm) -> bool:
-    issued = _state().secrets.issue(PURPOSE, phone_number, link=False)
+    issued = state().secrets.issue(PURPOSE, phone_number, link=False)
     minutes = setting("TOKEN_MAX_AGE") // 60
     try:
         send(
             render_sms("verify", phone_number, code=issued.code, minutes=minutes), background=False
         )
     except DeliveryFailed as failed:
-        _state().secrets.discard(issued.id)
+        state().secrets.discard(issued.id)
         form.phone.errors = [failed.message]
         return False
     expect_code(issued.id, PURPOSE, display_phone(phone_number), phone_number)
@@ -109,7 +106,7 @@ def verify_phone() -> Any:
 def _save(phone_number: str) -> Any:
     user = current_user._get_current_object()
     _forget_pending()
-    if not _state().adapter.set_phone(user, phone_number, clock.now()):
+    if not state().adapter.set_phone(user, phone_number, clock.now()):
         flash("That number belongs to another account.", "error")
         return redirect(url_for(".account_phone"))
     _tell_owner(user, f"changed to {masked_phone(phone_number)}")
@@ -122,10 +119,10 @@ def remove_phone() -> Any:
     if not ActionForm().validate_on_submit():
         raise FormExpired()
     user = current_user._get_current_object()
-    if setting("TWO_FACTOR_FOR_PASSWORDLESS") and _state().adapter.two_factor_enabled(user):
+    if setting("TWO_FACTOR_FOR_PASSWORDLESS") and state().adapter.two_factor_enabled(user):
         flash("Turn off two-step sign-in first: it sends its codes to this number.", "error")
-    elif _state().adapter.phone_of(user):
-        _state().adapter.set_phone(user, None)
+    elif state().adapter.phone_of(user):
+        state().adapter.set_phone(user, None)
         _tell_owner(user, "removed")
         emit(signals.phone_removed, user=user)
         flash("Your phone number was removed.", "success")
@@ -133,7 +130,7 @@ def remove_phone() -> Any:
 
 
 def _tell_owner(user: Any, change: str) -> None:
-    email = _state().adapter.email_of(user)
+    email = state().adapter.email_of(user)
     send(render_email("phone_changed", email, change=change))
 
 

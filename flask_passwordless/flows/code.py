@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, current_app, flash, redirect, session, url_for
+from flask import Blueprint, flash, redirect, session, url_for
 
 from .. import signals
 from ..errors import CodeWrong, SecretInvalid
@@ -18,6 +18,7 @@ from ..limits import Limits
 from ..pages import render_page
 from ..session import PENDING, pending_code
 from ..signals import emit
+from ..state import state
 from ..tokens import Redeemed
 from . import email_login, sms_login
 
@@ -59,7 +60,7 @@ def check_code(
     identifier = pending.get("identifier")
     failures().check_allowed(identifier)
     try:
-        redeemed = current_app.extensions["passwordless"].secrets.redeem_code(
+        redeemed = state().secrets.redeem_code(
             pending.get("id"), form.code.data, pending["purpose"]
         )
     except CodeWrong as wrong:

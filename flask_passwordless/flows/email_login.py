@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, current_app, redirect, request, url_for
+from flask import Blueprint, redirect, request, url_for
 
 from .. import signals
 from ..config import setting
@@ -23,6 +23,7 @@ from ..pages import render_page
 from ..session import expect_code, safe_next
 from ..signals import emit
 from ..signin import first_factor_passed
+from ..state import state
 from ..tokens import Redeemed
 
 PURPOSE = "login"
@@ -54,9 +55,8 @@ def start(email: str, next_url: str | None) -> None:
     Every address gets a row and the same redirect, so neither the response
     nor the work done before it tells whether an account exists.
     """
-    state = current_app.extensions["passwordless"]
-    user = state.adapter.find_by_email(email)
-    issued = state.secrets.issue(PURPOSE, email, next_url=next_url)
+    user = state().adapter.find_by_email(email)
+    issued = state().secrets.issue(PURPOSE, email, next_url=next_url)
     expect_code(issued.id, PURPOSE, email, email)
     # Messages always go out in the background: an inline send (slow, or failing
     # with a 503) would tell a known address from an unknown one.
@@ -78,7 +78,7 @@ def login_link() -> Any:
     """The link's landing page: one button, nothing used (scanners are welcome)."""
     token = request.args.get("token", "")
     try:
-        link = current_app.extensions["passwordless"].secrets.check_link(token, PURPOSE)
+        link = state().secrets.check_link(token, PURPOSE)
     except SecretInvalid:
         emit(signals.login_failed, identifier=None, reason="dead-link")
         raise
@@ -93,9 +93,7 @@ def login_link_confirm() -> Any:
     if not form.validate_on_submit():
         raise FormExpired()
     try:
-        redeemed = current_app.extensions["passwordless"].secrets.redeem_link(
-            form.token.data, PURPOSE
-        )
+        redeemed = state().secrets.redeem_link(form.token.data, PURPOSE)
     except SecretInvalid:
         emit(signals.login_failed, identifier=None, reason="dead-link")
         raise
@@ -105,13 +103,12 @@ def login_link_confirm() -> Any:
 
 def finish(redeemed: Redeemed) -> Any:
     """Sign in the owner of the address, creating the account if sign-up is on."""
-    state = current_app.extensions["passwordless"]
     email = redeemed.identifier
-    user = state.adapter.find_by_email(email)
+    user = state().adapter.find_by_email(email)
     if user is None:
         if not setting("REGISTER_UNKNOWN"):
             emit(signals.login_failed, identifier=email, reason="no-account")
             raise SecretInvalid()
-        user = state.adapter.create_user(email)
+        user = state().adapter.create_user(email)
         emit(signals.user_registered, user=user)
     return first_factor_passed(user, "email", redeemed.next_url)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, current_app, request
+from flask import Blueprint, request
 
 from .. import signals
 from ..config import only_when
@@ -20,6 +20,7 @@ from ..passwords import hash_password, needs_rehash, verify_password
 from ..session import safe_next
 from ..signals import emit
 from ..signin import first_factor_passed
+from ..state import state
 
 
 def register(bp: Blueprint, limits: Limits) -> None:
@@ -36,7 +37,7 @@ password_enabled = only_when("PASSWORD_LOGIN")
 def login_password() -> Any:
     form = PasswordLoginForm(next=request.args.get("next", ""))
     if form.validate_on_submit():
-        email, adapter = form.normalised_email, current_app.extensions["passwordless"].adapter
+        email, adapter = form.normalised_email, state().adapter
         failures().check_allowed(email)
         user = adapter.find_by_email(email)
         stored = adapter.password_hash_of(user) if user is not None else None

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, current_app, flash, redirect, request, url_for
+from flask import Blueprint, flash, redirect, request, url_for
 
 from .. import devices, signals
 from ..config import setting
@@ -21,6 +21,7 @@ from ..pages import render_page
 from ..passwords import hash_password
 from ..signals import emit
 from ..signin import first_factor_passed, second_channel, second_factor_required
+from ..state import state
 from .password import password_enabled
 
 PURPOSE = "reset"
@@ -39,17 +40,13 @@ def register(bp: Blueprint, limits: Limits) -> None:
     )
 
 
-def _state() -> Any:
-    return current_app.extensions["passwordless"]
-
-
 def reset() -> Any:
     """Ask for the address; the answer is the same whether it has an account."""
     form = EmailForm()
     if form.validate_on_submit():
         email = form.normalised_email
-        user = _state().adapter.find_by_email(email)
-        issued = _state().secrets.issue(PURPOSE, email, max_age=setting("RESET_MAX_AGE"))
+        user = state().adapter.find_by_email(email)
+        issued = state().secrets.issue(PURPOSE, email, max_age=setting("RESET_MAX_AGE"))
         if user is not None:
             link = external_url(".reset_confirm", token=issued.token)
             minutes = setting("RESET_MAX_AGE") // 60
@@ -65,11 +62,11 @@ def reset() -> Any:
 def reset_confirm() -> Any:
     """Choose a new password. GET uses nothing; a valid POST uses the link."""
     token = request.values.get("token", "")
-    redeemed = _state().secrets.check_link(token, PURPOSE)
+    redeemed = state().secrets.check_link(token, PURPOSE)
     form = NewPasswordForm(token=token, email=redeemed.identifier)
     if form.validate_on_submit():
-        redeemed = _state().secrets.redeem_link(token, PURPOSE)
-        user = _state().adapter.find_by_email(redeemed.identifier)
+        redeemed = state().secrets.redeem_link(token, PURPOSE)
+        user = state().adapter.find_by_email(redeemed.identifier)
         if user is None:  # the account was deleted since the link was sent
             raise SecretInvalid()
         return _replace_password(user, form.password.data)
@@ -86,14 +83,14 @@ def _replace_password(user: Any, password: str) -> Any:
     """End everything that the old password might have let someone start, then set
     the new one (in that order: a failure half-way leaves the user signed out with
     the old password, and a new reset link away from fixing it)."""
-    state = _state()
-    email, phone = state.adapter.email_of(user), state.adapter.phone_of(user)
-    state.adapter.rotate_auth_id(user)
+    current = state()
+    email, phone = current.adapter.email_of(user), current.adapter.phone_of(user)
+    current.adapter.rotate_auth_id(user)
     for device in devices.revoke(user):
         emit(signals.device_revoked, user=user, device=device)
-    state.secrets.retire_identifiers([email, phone] if phone else [email])
-    state.failures.forgive(email)  # the link proved the mailbox
-    state.adapter.set_password_hash(user, hash_password(password))
+    current.secrets.retire_identifiers([email, phone] if phone else [email])
+    current.failures.forgive(email)  # the link proved the mailbox
+    current.adapter.set_password_hash(user, hash_password(password))
     send(render_email("password_changed", email))
     emit(signals.password_changed, user=user)
     if setting("RESET_SIGNS_IN") and not _needs_missing_second_factor(user):

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, current_app, redirect, request, url_for
+from flask import Blueprint, redirect, request, url_for
 
 from .. import signals
 from ..config import only_when, setting
@@ -23,6 +23,7 @@ from ..phone import display_phone, may_text
 from ..session import expect_code, safe_next
 from ..signals import emit
 from ..signin import first_factor_passed
+from ..state import state
 from ..tokens import Redeemed
 
 PURPOSE = "sms"
@@ -49,11 +50,10 @@ def login_sms() -> Any:
 
 
 def start(phone_number: str, next_url: str | None) -> None:
-    state = current_app.extensions["passwordless"]
-    user = state.adapter.find_by_phone(phone_number)
+    user = state().adapter.find_by_phone(phone_number)
     if not may_text(phone_number):
         user = None
-    issued = state.secrets.issue(PURPOSE, phone_number, link=False, next_url=next_url)
+    issued = state().secrets.issue(PURPOSE, phone_number, link=False, next_url=next_url)
     expect_code(issued.id, PURPOSE, display_phone(phone_number), phone_number)
     minutes = setting("TOKEN_MAX_AGE") // 60
     text = render_sms("login", phone_number, code=issued.code, minutes=minutes)
@@ -65,7 +65,7 @@ def start(phone_number: str, next_url: str | None) -> None:
 
 def finish(redeemed: Redeemed) -> Any:
     """Sign in the account whose verified number received the code."""
-    user = current_app.extensions["passwordless"].adapter.find_by_phone(redeemed.identifier)
+    user = state().adapter.find_by_phone(redeemed.identifier)
     if user is None:
         emit(signals.login_failed, identifier=redeemed.identifier, reason="no-account")
         raise SecretInvalid()
