@@ -28,9 +28,11 @@ test: venv
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest
 
+# BENCH_ARGS=--quick for a one-minute smoke run (python -m bench --help lists the rest).
+BENCH_ARGS ?=
 bench: venv
 	$(BIN)/python -m pip install -r requirements-bench.txt
-	$(BIN)/python -m bench
+	$(BIN)/python -m bench $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .ruff_cache .hypothesis test-artifacts
