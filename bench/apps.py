@@ -112,18 +112,19 @@ def make_ours(
     database_url: str,
     schema: str | None = None,
     mail_backend: str | Callable[[Any], None] = "memory",
+    limits: bool = False,
 ) -> Flask:
+    """Our rate limits off unless ``limits``: every bench sign-in comes from one IP,
+    many times a minute, and FST has no limits to compare with. Off from the start,
+    the Limiter the extension creates is off too. ``limits=True`` is the default
+    deployment, whose Flask-Limiter hooks run on every request of the app."""
     app = _flask("ours", database_url, schema)
     app.config.update(
         PASSWORDLESS_BASE_URL=BASE_URL,
         PASSWORDLESS_MAIL_BACKEND=mail_backend,
         PASSWORDLESS_SITE_NAME="Bench",
         PASSWORDLESS_POST_LOGIN_URL="/private",
-        # Our limits off for the bench: every flow comes from one IP, many times a
-        # minute. Flask-Limiter itself stays on, so its per-request hooks cost what
-        # they cost in a default deployment.
-        PASSWORDLESS_LIMITER_ENABLED=False,
-        RATELIMIT_ENABLED=True,
+        PASSWORDLESS_LIMITER_ENABLED=limits,
         MAIL_DEFAULT_SENDER="noreply@bench.example",
         RATELIMIT_STORAGE_URI="memory://",
     )
