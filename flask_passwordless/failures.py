@@ -62,7 +62,7 @@ class Failures:
         self.Failure = model
         t = model.__table__
         this = t.c.identifier == sa.bindparam("of_identifier")
-        self._state = sa.select(t.c.last_failure_at, t.c.locked_until).where(this)
+        self._status = sa.select(t.c.last_failure_at, t.c.locked_until).where(this)
         self._count = (
             sa.update(t)
             .where(this)
@@ -88,7 +88,7 @@ class Failures:
         """Raise LockedOut while this identifier must wait."""
         if not identifier:
             return
-        row = self.db.session.execute(self._state, {"of_identifier": identifier}).first()
+        row = self.db.session.execute(self._status, {"of_identifier": identifier}).first()
         g.setdefault("_passwordless_clean", set())
         if row is None:
             g._passwordless_clean.add(identifier)  # forgive() need not write
