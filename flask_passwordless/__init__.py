@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from .adapter import UserAdapter
+from .authenticators import AuthenticatorType
 from .delivery import Message
 from .errors import PasswordlessError
 from .extension import Passwordless
 from .models import PasswordlessUserMixin
 from .session import auth_required
 from .signals import (
+    authenticator_added,
+    authenticator_removed,
     code_sent,
     device_remembered,
     device_revoked,
@@ -20,6 +23,7 @@ from .signals import (
     phone_removed,
     phone_verified,
     rate_limited,
+    recovery_code_used,
     sessions_revoked,
     two_factor_changed,
     user_logged_in,
@@ -29,12 +33,15 @@ from .signals import (
 __version__ = "0.1.0"
 
 __all__ = [
+    "AuthenticatorType",
     "Message",
     "Passwordless",
     "PasswordlessError",
     "PasswordlessUserMixin",
     "UserAdapter",
     "auth_required",
+    "authenticator_added",
+    "authenticator_removed",
     "code_sent",
     "device_remembered",
     "device_revoked",
@@ -46,6 +53,7 @@ __all__ = [
     "phone_removed",
     "phone_verified",
     "rate_limited",
+    "recovery_code_used",
     "sessions_revoked",
     "two_factor_changed",
     "user_logged_in",

@@ -108,6 +108,11 @@ class UserAdapter:
     def two_factor_enabled(self, user: Any) -> bool:
         return bool(getattr(user, "two_factor_enabled", False))
 
+    def two_factor_required(self, user: Any) -> bool:
+        """A per-user rule for two-step sign-in (say, for staff); PASSWORDLESS_TWO_FACTOR_REQUIRED
+        is the rule for everyone. Override it to require two-step for some users."""
+        return False
+
     def set_two_factor(self, user: Any, enabled: bool) -> None:
         _assign(user, two_factor_enabled=enabled)
         self.db.session.commit()

@@ -34,6 +34,9 @@ EVENTS = {
     "phone_removed": signals.phone_removed,
     "two_factor_changed": signals.two_factor_changed,
     "sessions_revoked": signals.sessions_revoked,
+    "authenticator_added": signals.authenticator_added,
+    "authenticator_removed": signals.authenticator_removed,
+    "recovery_code_used": signals.recovery_code_used,
     "rate_limited": signals.rate_limited,
 }
 _PERSONAL = {"email", "identifier", "phone_number"}

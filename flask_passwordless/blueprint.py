@@ -14,9 +14,12 @@ from .errors import PasswordlessError
 from .flows import (
     account,
     account_phone,
+    account_totp,
     code,
+    confirm,
     email_login,
     password,
+    recovery_codes,
     reset,
     sign_out,
     sms_login,
@@ -31,7 +34,10 @@ FLOWS = (
     password,
     reset,
     two_factor,
+    confirm,
     account_phone,
+    account_totp,
+    recovery_codes,
     account,
     sign_out,
 )

@@ -74,7 +74,8 @@ SETTINGS: dict[str, tuple[Any, str]] = {
     ),
     "REAUTH_WITHIN": (
         600,
-        "Seconds since sign-in within which sensitive account pages open without signing in again.",
+        "Seconds within which the session must have proved the account's full strength "
+        "(two different authenticators with two-step on) for account security changes.",
     ),
     "PASSWORD_LOGIN": (False, "Offer sign-in with email and password (/login/password)."),
     "PASSWORD_HASH": ("scrypt", "Werkzeug hashing method for passwords."),
@@ -89,6 +90,16 @@ SETTINGS: dict[str, tuple[Any, str]] = {
         False,
         "Ask users with two-step sign-in on for a second factor after email or SMS "
         "sign-in too (the other channel).",
+    ),
+    "TWO_FACTOR_REQUIRED": (
+        False,
+        "Every user must use two-step sign-in; one without a second factor sets one up "
+        "before the session starts (UserAdapter.two_factor_required decides per user).",
+    ),
+    "EMAIL_SECOND_FACTOR": (
+        False,
+        "Let an emailed code be the second step (off: NIST SP 800-63B-4 3.1.3.1 rules "
+        "email out as an out-of-band authenticator).",
     ),
     "TWO_FACTOR_WITHIN": (300, "Seconds to finish the second factor after the first."),
     "REMEMBER_DEVICE_DAYS": (30, "Days a remembered device skips the second factor."),

@@ -16,6 +16,7 @@ from flask_wtf.csrf import CSRFProtect
 
 from . import audit
 from .adapter import UserAdapter
+from .authenticators import AuthenticatorType, Registry, builtin_registry
 from .blueprint import create_blueprint
 from .cli import passwordless_cli
 from .clock import utcnow
@@ -40,6 +41,7 @@ class PasswordlessState:
     secrets: Secrets
     failures: Failures
     limiter: Limiter
+    registry: Registry = field(default_factory=builtin_registry)
     outbox: list[Message] = field(default_factory=list)
     dispatcher: Dispatcher = field(default_factory=Dispatcher)
     clock: Callable[[], datetime] = utcnow
@@ -118,6 +120,11 @@ class Passwordless:
     @staticmethod
     def state(app: Flask) -> PasswordlessState:
         return app.extensions["passwordless"]
+
+    @staticmethod
+    def register_authenticator(app: Flask, kind: AuthenticatorType) -> None:
+        """Offer a host's own authenticator type (see ``authenticators.base``)."""
+        app.extensions["passwordless"].registry.register(kind)
 
 
 def _login_manager(app: Flask, adapter: UserAdapter) -> LoginManager:

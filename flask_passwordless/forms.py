@@ -173,8 +173,55 @@ class NewPasswordForm(Form):
             raise ValidationError("The two passwords are not the same.")
 
 
+class AppCodeForm(CodeForm):
+    """A code from an authenticator app: always six digits."""
+
+    def validate_code(self, field: Any) -> None:
+        if not field.data.isascii() or not field.data.isdigit() or len(field.data) != 6:
+            raise ValidationError("The code is 6 digits.")
+
+
+class ChangePasswordForm(NewPasswordForm):
+    """A new password, when the session has not proved enough to skip the old one."""
+
+    current = PasswordField(
+        "Current password",
+        widget=PasswordInput(),
+        validators=[InputRequired("Enter your current password."), Length(max=1024)],
+        render_kw={"autocomplete": "current-password"},
+    )
+
+
 class TwoFactorForm(CodeForm):
     remember = BooleanField("Remember this device", widget=CheckboxInput())
+
+
+class StepForm(Form):
+    """The second step (or confirm-it-is-you) for one authenticator type: a code,
+    a longer text (recovery code) or a password, whichever the type asks for."""
+
+    method = HiddenField(widget=HIDDEN, validators=[InputRequired(), Length(max=40)])
+    code = StringField(
+        "Code",
+        widget=TextInput(),
+        validators=[Length(max=64, message="That is too long for a code.")],
+        filters=[_strip],
+        render_kw={"autocomplete": "one-time-code", "spellcheck": "false"},
+    )
+    password = PasswordField(
+        "Password",
+        widget=PasswordInput(),
+        validators=[Length(max=1024, message="That is too long for a password.")],
+        render_kw={"autocomplete": "current-password"},
+    )
+    remember = BooleanField("Remember this device", widget=CheckboxInput())
+
+    def value_for(self, field: str) -> str:
+        """What was typed in the field the type asks for ("" when nothing)."""
+        data = self.password.data if field == "password" else self.code.data
+        if field == "code":
+            data = _digits_only(data)
+        return data if isinstance(data, str) else ""
 
 
 class LinkForm(Form):

@@ -15,8 +15,8 @@ from . import clock
 from .config import setting
 from .signals import emit, sessions_revoked, user_logged_in
 from .state import state
+from .strength import AuthRecord, current_record, save_record, start_record
 
-AUTH_RECORD = "_passwordless_auth"
 PENDING = "_passwordless_pending"
 PARTIAL = "_passwordless_partial"  # half signed in: first factor passed, second pending
 
@@ -34,16 +34,16 @@ def sign_in(user: Any, methods: list[str]) -> None:
     if regenerate is not None:  # server-side sessions (Flask-Session): a new session id
         regenerate(session)
     login_user(user, fresh=True)
-    session[AUTH_RECORD] = {"methods": list(methods), "at": clock.timestamp()}
+    save_record(start_record(methods))
     emit(user_logged_in, user=user, method=methods[0], methods=list(methods))
 
 
 def keep_signed_in(user: Any) -> None:
     """After the user's own auth_id rotation: stay signed in here, same record."""
-    record = auth_record()
+    record = current_record()
     login_user(user, fresh=True)
     if record is not None:
-        session[AUTH_RECORD] = record
+        save_record(record)
 
 
 def sign_out() -> None:
@@ -78,9 +78,9 @@ def pending_code(*purposes: str) -> dict[str, Any] | None:
     return None
 
 
-def auth_record() -> dict[str, Any] | None:
-    record = session.get(AUTH_RECORD)
-    return record if isinstance(record, dict) else None
+def auth_record() -> AuthRecord | None:
+    """What this session proved, and when (see ``strength``)."""
+    return current_record()
 
 
 def safe_next(target: Any) -> str | None:
@@ -115,14 +115,17 @@ def auth_required(
     *,
     methods: list[str] | tuple[str, ...] | None = None,
     within: timedelta | Callable[[], timedelta] | None = None,
+    level: int | None = None,
 ) -> Any:
-    """Protect a view: signed in, and optionally recently or by given methods.
+    """Protect a view: signed in, and optionally recently, by given methods, or at
+    a strength level.
 
     Bare ``@auth_required`` is Flask-Login's ``login_required``. With
     ``within`` the last sign-in must be that recent; with ``methods`` the
-    session must have proved one of them. Otherwise the user signs in again
-    and comes back here. ``within`` may be a callable, read per request (for
-    limits that live in config).
+    session must have proved one of them; with ``level=2`` it must have proved
+    two different authenticators (within ``within``, when both are given).
+    Otherwise the user signs in again and comes back here. ``within`` may be a
+    callable, read per request (for limits that live in config).
     """
 
     def decorate(view: F) -> F:
@@ -130,7 +133,7 @@ def auth_required(
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             if not current_user.is_authenticated:
                 return current_app.login_manager.unauthorized()  # type: ignore[attr-defined]
-            if not _record_satisfies(methods, within):
+            if not _record_satisfies(methods, within, level):
                 flash("Please confirm it is you to continue.", "info")
                 target = request.full_path if request.query_string else request.path
                 return redirect(url_for("passwordless.login", next=target))
@@ -141,21 +144,20 @@ def auth_required(
     return decorate(fn) if fn is not None else decorate
 
 
-def _record_satisfies(methods: Any, within: Any) -> bool:
-    record = auth_record()
+def _record_satisfies(methods: Any, within: Any, level: int | None) -> bool:
     if callable(within):
         within = within()
-    if methods is None and within is None:
+    if methods is None and within is None and level is None:
         return True
+    record = current_record()
     if record is None:
         return False
-    if methods is not None and not set(methods) & set(record.get("methods", ())):
+    if methods is not None and not set(methods) & set(record.methods):
         return False
-    if within is not None:
-        at = record.get("at")
-        if not isinstance(at, (int, float)) or time_since(at) > within.total_seconds():
-            return False
-    return True
+    if level is not None:
+        proved = record.recent_level(within.total_seconds()) if within else record.level()
+        return proved >= level
+    return within is None or time_since(record.signed_in_at) <= within.total_seconds()
 
 
 def time_since(moment: float) -> float:

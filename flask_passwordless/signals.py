@@ -37,6 +37,12 @@ phone_removed = _signals.signal("phone-removed")
 sessions_revoked = _signals.signal("sessions-revoked")
 #: A phone number was verified (``user``, ``phone_number``).
 phone_verified = _signals.signal("phone-verified")
+#: An authenticator was enrolled (``user``, ``type``: "totp", "recovery", ...).
+authenticator_added = _signals.signal("authenticator-added")
+#: An authenticator was removed (``user``, ``type``).
+authenticator_removed = _signals.signal("authenticator-removed")
+#: A recovery code was used at the second step (``user``, ``remaining``).
+recovery_code_used = _signals.signal("recovery-code-used")
 #: A rate limit was hit (``limit``, ``endpoint``).
 rate_limited = _signals.signal("rate-limited")
 

@@ -1,134 +1,91 @@
-"""From a passed first factor to a session: the second factor and remembered devices.
+"""From a passed first factor to a session: the second step and remembered devices.
 
 Every flow that proves a first factor (email, SMS, password, reset) ends in
 ``first_factor_passed``; it alone decides whether the user is signed in now,
-skips the second factor on a remembered device, or must pass it first. Until
-then the user is only *half* signed in: a short-lived record in the session
-that is not a session of the user.
+skips the second step on a remembered device, or must pass it first. Until
+then the user is only *half* signed in: a step record in the session
+(``steps.Step``) that is not a session of the user.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from flask import redirect, request, session, url_for
+from flask import redirect, request, url_for
 
-from . import clock, devices, signals
+from . import clock, devices
 from .config import setting
-from .delivery import render_email, render_sms, send
-from .errors import PasswordlessError, TooManyMessages
-from .limits import spend
-from .phone import masked_phone
-from .session import PARTIAL, redirect_after_login, sign_in
-from .signals import emit
+from .delivery import render_email, send
+from .errors import PasswordlessError
+from .session import redirect_after_login, sign_in
 from .state import state
-
-PURPOSE = "two-factor"
+from .steps import SIGN_IN, Step, begin_step, save_step
 
 
 class SecondFactorUnavailable(PasswordlessError):
     title = "A second step is needed"
     message = (
-        "Your account asks for a code by text message after this kind of sign-in, but it "
-        "has no verified phone number. Sign in with your password instead."
+        "Your account asks for a second step after this kind of sign-in, but it has no "
+        "other way to prove it is you. Sign in with another method, then add a phone "
+        "number or an authenticator app."
     )
 
 
 #: First factors that are something the user knows (or replaced it): they always
 #: need the second step when it is on. A reset link counts as one, so a reset
-#: never skips the second factor.
+#: never skips the second step.
 KNOWLEDGE = {"password", "reset"}
 
 
+def two_step_required(user: Any) -> bool:
+    """The app or the host's rule says this user must use two-step sign-in."""
+    return bool(setting("TWO_FACTOR_REQUIRED")) or state().adapter.two_factor_required(user)
+
+
+def two_step_on(user: Any) -> bool:
+    return state().adapter.two_factor_enabled(user) or two_step_required(user)
+
+
 def second_factor_required(user: Any, method: str) -> bool:
-    if not state().adapter.two_factor_enabled(user):
+    if not two_step_on(user):
         return False
     return method in KNOWLEDGE or setting("TWO_FACTOR_FOR_PASSWORDLESS")
 
 
-def second_channel(user: Any, method: str) -> str | None:
-    """The channel of the second factor: never the one that proved the first."""
-    has_phone = state().adapter.phone_of(user) is not None and setting("SMS_ENABLED")
-    if method == "sms":
-        return "email"
-    if method in ("email", "reset"):  # a reset link proved the mailbox
-        return "sms" if has_phone else None
-    return "sms" if has_phone else "email"
-
-
 def first_factor_passed(user: Any, method: str, next_url: str | None) -> Any:
-    """Sign in, or skip the second factor on a remembered device, or ask for it."""
+    """Sign in, or skip the second step on a remembered device, or ask for it."""
+    if two_step_required(user) and not state().registry.has_second_factor(user):
+        begin_step(user, method, "enrol", next_url)
+        return redirect(url_for("passwordless.two_factor_setup"))
     device = devices.this_device(user)
     if not second_factor_required(user, method):
         return complete(user, [method], next_url, known_device=device is not None)
     if device is not None:
         devices.touch(device)
         return complete(user, [method, "device"], next_url, known_device=True)
-    channel = second_channel(user, method)
-    if channel is None:
+    offers = state().registry.second_factors(user, besides=_proved_as(method))
+    if not offers:
         raise SecondFactorUnavailable()
-    send_second_factor(user, method, channel, next_url)
+    step = begin_step(user, method, SIGN_IN, next_url)
+    show(user, step, offers[0].name)
     return redirect(url_for("passwordless.two_factor"))
 
 
-def two_factor_identifier(user: Any) -> str:
-    """The lockout and limit key of a user's second step: its own, so that wrong
-    guesses at the public sign-in pages never block it, and a right password
-    never clears it."""
-    return "2fa:" + state().adapter.key_of(user)
+def _proved_as(method: str) -> str:
+    """The authenticator a first factor proved: a reset link proved the mailbox."""
+    return "email" if method == "reset" else method
 
 
-def send_second_factor(user: Any, first: str, channel: str, next_url: str | None) -> None:
-    """Issue a code for the second factor and send it; the page waits for it."""
-    adapter, store = state().adapter, state().secrets
-    to = adapter.phone_of(user) if channel == "sms" else adapter.email_of(user)
-    if not spend("LIMIT_SEND_PER_IDENTIFIER", two_factor_identifier(user)):
-        raise TooManyMessages()
-    earlier = session.get(PARTIAL)
-    started = clock.timestamp()
-    if isinstance(earlier, dict) and earlier.get("key") == adapter.key_of(user):
-        if isinstance(earlier.get("id"), int):
-            store.discard(earlier["id"])  # a resend: this browser's previous code dies
-        started = earlier.get("at", started)  # and the five minutes do not restart
-    # Codes of the second step live in one browser's session: a sign-in started
-    # elsewhere (even by someone who knows the password) must not void this one.
-    issued = store.issue(PURPOSE, to, link=False, retire_older=False)
-    minutes = setting("TOKEN_MAX_AGE") // 60
-    if channel == "sms":
-        message = render_sms("two_factor", to, code=issued.code, minutes=minutes)
+def show(user: Any, step: Step, method: str) -> None:
+    """Put ``method`` on the step's page, sending its code when it needs one."""
+    kind = state().registry.get(method)
+    if kind is None:
+        return
+    if kind.sends_code:
+        kind.send(user, step)
     else:
-        message = render_email("two_factor", to, code=issued.code, minutes=minutes)
-    session.pop(PARTIAL, None)
-    send(message, background=False)
-    session[PARTIAL] = {
-        "key": adapter.key_of(user),
-        "auth_id": user.get_id(),
-        "first": first,
-        "channel": channel,
-        "id": issued.id,
-        "purpose": PURPOSE,
-        "to": masked_phone(to) if channel == "sms" else to,
-        "identifier": two_factor_identifier(user),
-        "next": next_url,
-        "at": started,
-    }
-    emit(signals.code_sent, channel=channel, identifier=to)
-
-
-def half_signed_in() -> tuple[Any, dict[str, Any]] | None:
-    """The user and record of a pending second factor, if still fresh and valid."""
-    partial = session.get(PARTIAL)
-    if not isinstance(partial, dict):
-        return None
-    at = partial.get("at")
-    if not isinstance(at, (int, float)) or clock.timestamp() - at > setting("TWO_FACTOR_WITHIN"):
-        session.pop(PARTIAL, None)
-        return None
-    user = state().adapter.get_by_key(str(partial.get("key")))
-    if user is None or user.get_id() != partial.get("auth_id"):  # reset or signed out since
-        session.pop(PARTIAL, None)
-        return None
-    return user, partial
+        step.channel, step.id, step.to = kind.name, None, None
+    save_step(step)
 
 
 def complete(user: Any, methods: list[str], next_url: str | None, *, known_device: bool) -> Any:

@@ -1,6 +1,8 @@
 """Account pages: password, two-step sign-in, remembered devices.
 
-Changing any of them needs a recent sign-in (PASSWORDLESS_REAUTH_WITHIN).
+Changing the password or two-step sign-in needs the account's full strength,
+recently (``confirm.full_strength``); forgetting devices, which only takes
+access away, needs a recent sign-in.
 """
 
 from __future__ import annotations
@@ -14,21 +16,26 @@ from .. import devices, signals
 from ..config import setting
 from ..delivery import render_email, send
 from ..errors import FormExpired
-from ..forms import ActionForm, NewPasswordForm, TwoFactorSettingForm
+from ..failures import failures
+from ..forms import ActionForm, ChangePasswordForm, NewPasswordForm, TwoFactorSettingForm
 from ..limits import Limits
 from ..pages import render_page
-from ..passwords import hash_password
+from ..passwords import hash_password, verify_password
 from ..session import auth_required, keep_signed_in, recently_signed_in
 from ..signals import emit
+from ..signin import two_step_required
 from ..state import state
+from ..steps import step_identifier
+from ..strength import current_record
+from .confirm import full_strength
 
 recent = auth_required(within=recently_signed_in)
 
 
 def register(bp: Blueprint, limits: Limits) -> None:
     rules = [
-        ("/account/password", account_password, ["GET", "POST"], recent),
-        ("/account/two-factor", account_two_factor, ["GET", "POST"], recent),
+        ("/account/password", account_password, ["GET", "POST"], full_strength()),
+        ("/account/two-factor", account_two_factor, ["GET", "POST"], full_strength()),
         ("/account/devices", account_devices, ["GET"], auth_required),
         ("/account/devices/<int:device_id>/revoke", revoke_device, ["POST"], recent),
         ("/account/devices/revoke-all", revoke_all_devices, ["POST"], recent),
@@ -41,11 +48,33 @@ def _user() -> Any:
     return current_user._get_current_object()
 
 
+def _asks_current_password(user: Any) -> bool:
+    """Changing an existing password asks for it, unless this session proved two
+    different authenticators within PASSWORDLESS_REAUTH_WITHIN."""
+    if state().adapter.password_hash_of(user) is None:
+        return False
+    record = current_record()
+    return record is None or record.recent_level(setting("REAUTH_WITHIN")) < 2
+
+
+def _current_password_right(user: Any, form: ChangePasswordForm) -> bool:
+    identifier = step_identifier(user)
+    failures().check_allowed(identifier)
+    if verify_password(state().adapter.password_hash_of(user), form.current.data or ""):
+        return True
+    failures().record(identifier)
+    emit(signals.login_failed, identifier=identifier, reason="wrong-password")
+    form.current.errors = ["That is not your current password."]
+    return False
+
+
 def account_password() -> Any:
     """Set or change the password; other sessions end, this one carries on."""
     user = _user()
-    form = NewPasswordForm(email=state().adapter.email_of(user))
-    if form.validate_on_submit():
+    ask_current = _asks_current_password(user)
+    form_class = ChangePasswordForm if ask_current else NewPasswordForm
+    form = form_class(email=state().adapter.email_of(user))
+    if form.validate_on_submit() and (not ask_current or _current_password_right(user, form)):
         state().adapter.set_password_hash(user, hash_password(form.password.data))
         state().adapter.rotate_auth_id(user)
         keep_signed_in(user)
@@ -54,7 +83,9 @@ def account_password() -> Any:
         flash("Your password was changed. Other browsers were signed out.", "success")
         return redirect(url_for(".account_password"))
     has_password = state().adapter.password_hash_of(user) is not None
-    return render_page("account_password.html", form=form, has_password=has_password)
+    return render_page(
+        "account_password.html", form=form, has_password=has_password, ask_current=ask_current
+    )
 
 
 def account_two_factor() -> Any:
@@ -62,12 +93,14 @@ def account_two_factor() -> Any:
     double click or a stale tab cannot flip it back."""
     user = _user()
     form = TwoFactorSettingForm()
-    texts = state().adapter.phone_of(user) is not None and setting("SMS_ENABLED")
-    needs_phone = setting("TWO_FACTOR_FOR_PASSWORDLESS") and not texts
+    registry = state().registry
+    has_second = registry.has_second_factor(user)
     if form.validate_on_submit():
         enable = form.enable.data == "1"
-        if enable and needs_phone:
-            flash("Add a verified phone number first: it receives the second code.", "error")
+        if enable and not has_second:
+            flash("Add a phone number or an authenticator app first: it gives the second step.", "error")
+        elif not enable and two_step_required(user):
+            flash("Two-step sign-in is required for your account.", "error")
         elif enable != state().adapter.two_factor_enabled(user):
             state().adapter.set_two_factor(user, enable)
             send(render_email("two_factor_changed", state().adapter.email_of(user), enabled=enable))
@@ -78,8 +111,9 @@ def account_two_factor() -> Any:
         "account_two_factor.html",
         form=form,
         enabled=state().adapter.two_factor_enabled(user),
-        channel="text message" if texts else "email",
-        needs_phone=needs_phone,
+        required=two_step_required(user),
+        second_factors=[kind for kind in registry.second_factors(user) if not kind.last_resort],
+        has_second=has_second,
     )
 
 

@@ -20,18 +20,21 @@ from ..forms import ActionForm, CodeForm, PhoneForm
 from ..limits import Limits
 from ..pages import render_page
 from ..phone import display_phone, masked_phone
-from ..session import PENDING, auth_required, expect_code, pending_code, recently_signed_in
+from ..session import PENDING, expect_code, pending_code
 from ..signals import emit
 from ..state import state
+from ..signin import two_step_on
 from .code import check_code
+from .confirm import full_strength
 from .sms_login import sms_enabled
 
 PURPOSE = "phone"
-_recent = auth_required(within=recently_signed_in)
+_confirmed = full_strength(page="passwordless.account_phone")
 
 
 def recent(view: Any) -> Any:
-    return sms_enabled(_recent(view))
+    """Adding, changing or removing the number is an account security change."""
+    return sms_enabled(_confirmed(view))
 
 
 def register(bp: Blueprint, limits: Limits) -> None:
@@ -119,7 +122,7 @@ def remove_phone() -> Any:
     if not ActionForm().validate_on_submit():
         raise FormExpired()
     user = current_user._get_current_object()
-    if setting("TWO_FACTOR_FOR_PASSWORDLESS") and state().adapter.two_factor_enabled(user):
+    if two_step_on(user) and not _other_second_factor(user):
         flash("Turn off two-step sign-in first: it sends its codes to this number.", "error")
     elif state().adapter.phone_of(user):
         state().adapter.set_phone(user, None)
@@ -127,6 +130,12 @@ def remove_phone() -> Any:
         emit(signals.phone_removed, user=user)
         flash("Your phone number was removed.", "success")
     return redirect(url_for(".account_phone"))
+
+
+def _other_second_factor(user: Any) -> bool:
+    """Two-step sign-in keeps a way to work without this number."""
+    others = state().registry.second_factors(user, besides="sms")
+    return any(not kind.last_resort for kind in others)
 
 
 def _tell_owner(user: Any, change: str) -> None:

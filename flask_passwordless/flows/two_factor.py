@@ -1,22 +1,31 @@
-"""The second step: a code on the other channel, and "remember this device"."""
+"""The second step of a sign-in: every second factor the user has, one at a time.
+
+The page shows the method used last (its code box, or a button that sends its
+code), with "use another method" links below; "remember this device" skips the
+step next time on this browser. The checks themselves are ``verify_step``,
+which confirm-it-is-you (``flows/confirm``) shares.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, flash, redirect, session, url_for
+from flask import Blueprint, flash, redirect, request, url_for
 
 from .. import devices, signals
+from ..authenticators import AuthenticatorType
 from ..config import setting
-from ..errors import FormExpired, SecretInvalid
+from ..errors import CodeWrong, FormExpired, SecretInvalid
 from ..failures import failures
-from ..forms import ActionForm, TwoFactorForm
+from ..forms import ActionForm, StepForm
 from ..limits import Limits
 from ..pages import render_page
-from ..session import PARTIAL
 from ..signals import emit
-from ..signin import complete, half_signed_in, send_second_factor
-from .code import check_code
+from ..signin import complete, show
+from ..state import state
+from ..steps import SIGN_IN, Step, clear_step, load_step, save_step
+
+EXPIRED = "This code has expired or was used up. Send yourself a new one."
 
 
 def register(bp: Blueprint, limits: Limits) -> None:
@@ -30,52 +39,113 @@ def register(bp: Blueprint, limits: Limits) -> None:
     )
 
 
-def _start_over() -> Any:
+def start_over() -> Any:
     flash("Your sign-in took too long or was interrupted. Please sign in again.", "info")
     return redirect(url_for(".login"))
 
 
+def offers_of(user: Any, step: Step) -> list[AuthenticatorType]:
+    """What may pass this step: for a sign-in, second factors other than the first."""
+    first = "email" if step.first == "reset" else step.first
+    return state().registry.second_factors(user, besides=first)
+
+
+def chosen(offers: list[AuthenticatorType], wanted: Any) -> AuthenticatorType | None:
+    """The offer named ``wanted``, else the first (the one used last)."""
+    by_name = {kind.name: kind for kind in offers}
+    return by_name.get(wanted) if wanted in by_name else (offers[0] if offers else None)
+
+
+def verify_step(user: Any, step: Step, kind: AuthenticatorType, form: StepForm) -> bool:
+    """Check what was typed for ``kind``; a wrong or dead value becomes a field error.
+
+    Every failure counts against the step's own identifier (the user's second
+    step), never against the address or phone that the public pages limit.
+    """
+    failures().check_allowed(step.identifier)
+    field = form.password if kind.field == "password" else form.code
+    value = form.value_for(kind.field)
+    if not value:
+        field.errors = [f"Enter the {kind.prompt.lower()}."]
+        return False
+    try:
+        passed = kind.verify(user, value, step)
+    except CodeWrong as wrong:
+        passed = False
+        message = wrong.message if wrong.remaining else EXPIRED
+    except SecretInvalid:
+        save_step(step)
+        emit(signals.login_failed, identifier=step.identifier, reason="dead-code")
+        field.errors = [EXPIRED]
+        return False
+    else:
+        message = "That password is not right." if kind.field == "password" else "That code is not right."
+    save_step(step)
+    if not passed:
+        failures().record(step.identifier)
+        emit(signals.login_failed, identifier=step.identifier, reason="wrong-code")
+        field.errors = [message]
+    return passed
+
+
+def render_step(user: Any, step: Step, kind: AuthenticatorType, form: StepForm, **page: Any) -> Any:
+    offers = page.pop("offers")
+    return render_page(
+        "two_factor.html",
+        form=form,
+        send_form=ActionForm(),
+        kind=kind,
+        others=[other for other in offers if other.name != kind.name],
+        code_sent=kind.sends_code and step.channel == kind.name and step.id is not None,
+        sent_to=step.to if step.channel == kind.name else None,
+        days=setting("REMEMBER_DEVICE_DAYS"),
+        **page,
+    )
+
+
 def two_factor() -> Any:
-    pending = half_signed_in()
-    if pending is None:
-        return _start_over()
-    user, partial = pending
-    form = TwoFactorForm()
-    if form.validate_on_submit() and _code_accepted(form, partial):
-        session.pop(PARTIAL, None)
-        failures().forgive(partial["identifier"])  # only now is the second step passed
-        methods = [partial["first"], partial["channel"]]
+    loaded = load_step(SIGN_IN)
+    if loaded is None:
+        return start_over()
+    user, step = loaded
+    offers = offers_of(user, step)
+    form = StepForm()
+    kind = chosen(offers, form.method.data if request.method == "POST" else request.args.get("method", step.channel))
+    if kind is None:
+        clear_step()
+        return start_over()
+    if form.validate_on_submit() and verify_step(user, step, kind, form):
+        clear_step()
+        failures().forgive(step.identifier)  # only now is the second step passed
+        kind.after_use(user)
         if form.remember.data:
             device = devices.remember(user)
             emit(signals.device_remembered, user=user, device=device)
         # A browser remembered just now is still new: its owner hears about it.
-        return complete(user, methods, partial.get("next"), known_device=False)
-    return render_page(
-        "two_factor.html",
-        form=form,
-        resend_form=ActionForm(),
-        sent_to=partial["to"],
-        channel=partial["channel"],
-        days=setting("REMEMBER_DEVICE_DAYS"),
+        return complete(user, [step.first, kind.name], step.next, known_device=False)
+    form.method.data = kind.name
+    return render_step(
+        user,
+        step,
+        kind,
+        form,
+        offers=offers,
+        purpose=SIGN_IN,
+        action=url_for(".two_factor"),
+        send_action=url_for(".resend_code"),
     )
 
 
-def _code_accepted(form: TwoFactorForm, partial: dict[str, Any]) -> bool:
-    """A dead code is a field error here, with the resend button right below."""
-    try:
-        return check_code(form, partial, forget=None, forgive=False) is not None
-    except SecretInvalid:
-        form.code.errors = ["This code has expired or was used up. Send yourself a new one."]
-        return False
-
-
 def resend_code() -> Any:
+    """Send a code for the chosen method (a first one, or a new one that kills the old)."""
     if not ActionForm().validate_on_submit():
         raise FormExpired()
-    pending = half_signed_in()
-    if pending is None:
-        return _start_over()
-    user, partial = pending
-    send_second_factor(user, partial["first"], partial["channel"], partial.get("next"))
-    flash("We sent you a new code.", "success")
-    return redirect(url_for(".two_factor"))
+    loaded = load_step(SIGN_IN)
+    if loaded is None:
+        return start_over()
+    user, step = loaded
+    kind = chosen(offers_of(user, step), request.form.get("method"))
+    if kind is not None and kind.sends_code:
+        show(user, step, kind.name)
+        flash("We sent you a new code.", "success")
+    return redirect(url_for(".two_factor", method=kind.name if kind else None))

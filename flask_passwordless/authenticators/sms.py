@@ -1,0 +1,34 @@
+"""A verified phone number: a first factor (SMS sign-in) and a second factor."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..config import setting
+from ..delivery import Message, render_sms
+from ..phone import masked_phone
+from ..state import state
+from .base import HAVE
+from .codes import SentCodeType
+
+
+class SmsType(SentCodeType):
+    name = "sms"
+    label = "Text message"
+    factor = HAVE
+    prompt = "Code from the text message"
+
+    def is_first(self) -> bool:
+        return bool(setting("SMS_ENABLED"))
+
+    def is_second(self) -> bool:
+        return bool(setting("SMS_ENABLED"))
+
+    def address(self, user: Any) -> str | None:
+        return state().adapter.phone_of(user)
+
+    def shown(self, address: str) -> str:
+        return masked_phone(address)
+
+    def message(self, to: str, code: str, minutes: int) -> Message:
+        return render_sms("two_factor", to, code=code, minutes=minutes)

@@ -1,0 +1,152 @@
+"""Add or remove an authenticator app, and set one up before a required two-step.
+
+The page shows a QR code (inline SVG: no script, no image request), the key in
+groups for typing by hand, and the ``otpauth://`` URI. The app is saved only
+once a code from it comes back. Until then its secret waits in this browser's
+session, sealed (AES-GCM, bound to the account), so a reload shows the same
+code to scan and the cookie never carries the key in clear.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, flash, redirect, session, url_for
+from flask_login import current_user
+from markupsafe import Markup
+
+from .. import clock, signals
+from ..authenticators import sealing, totp
+from ..authenticators.recovery import remaining
+from ..delivery import render_email, send, site_name
+from ..errors import FormExpired
+from ..forms import ActionForm, AppCodeForm
+from ..limits import Limits
+from ..pages import render_page
+from ..signals import emit
+from ..signin import complete, two_step_on, two_step_required
+from ..state import state
+from ..steps import ENROL, clear_step, load_step
+from .confirm import full_strength
+from .recovery_codes import show_new_codes
+
+ENROLLING = "_passwordless_totp"
+
+
+def register(bp: Blueprint, limits: Limits) -> None:
+    confirmed = full_strength(page="passwordless.account_totp")
+    bp.add_url_rule(
+        "/account/totp",
+        view_func=confirmed(limits.checks(account_totp)),
+        methods=["GET", "POST"],
+    )
+    bp.add_url_rule("/account/totp/remove", view_func=confirmed(remove_totp), methods=["POST"])
+    bp.add_url_rule(
+        "/two-factor/setup", view_func=limits.checks(two_factor_setup), methods=["GET", "POST"]
+    )
+
+
+def _pending_secret(user_key: str) -> str:
+    """This browser's secret being set up, or a new one."""
+    sealed = session.get(ENROLLING)
+    if isinstance(sealed, str):
+        try:
+            return sealing.open_sealed(sealed, user_key)
+        except sealing.SealBroken:
+            pass
+    secret = totp.new_secret()
+    session[ENROLLING] = sealing.seal(secret, user_key)
+    return secret
+
+
+def _enrol(user: Any, form: AppCodeForm) -> bool:
+    """Save the app if the typed code is its code now; else a field error."""
+    key = state().adapter.key_of(user)
+    secret = _pending_secret(key)
+    if not form.validate_on_submit():
+        return False
+    if totp.enrol(state().authenticators, key, secret, form.code.data, clock.now()) is None:
+        form.code.errors = ["That code is not right. Check the app shows this site, then try the new code."]
+        return False
+    session.pop(ENROLLING, None)
+    if not state().adapter.two_factor_enabled(user):
+        state().adapter.set_two_factor(user, True)
+    email = state().adapter.email_of(user)
+    send(render_email("authenticator_changed", email, added=True, label="An authenticator app"))
+    emit(signals.authenticator_added, user=user, type=totp.TYPE)
+    return True
+
+
+def _setup_page(user: Any, form: AppCodeForm, action: str, **page: Any) -> Any:
+    key = state().adapter.key_of(user)
+    secret = _pending_secret(key)
+    uri = totp.provisioning_uri(secret, state().adapter.email_of(user), site_name())
+    return render_page(
+        "account_totp.html",
+        form=form,
+        qr=Markup(totp.qr_svg(uri)),
+        key=totp.grouped(secret),
+        uri=uri,
+        action=action,
+        **page,
+    )
+
+
+def account_totp() -> Any:
+    user = current_user._get_current_object()
+    app = state().registry.get(totp.TYPE).app_of(user)  # type: ignore[union-attr]
+    if app is not None:
+        return render_page(
+            "account_totp.html", app=app, remove_form=ActionForm(), required=_needed(user)
+        )
+    form = AppCodeForm()
+    if _enrol(user, form):
+        flash("Your authenticator app is set up. Two-step sign-in is on.", "success")
+        if remaining(state().authenticators, state().adapter.key_of(user)) == 0:
+            return show_new_codes(user, first=True)
+        return redirect(url_for(".account_totp"))
+    return _setup_page(user, form, url_for(".account_totp"))
+
+
+def _needed(user: Any) -> bool:
+    """Removing the app would leave a two-step account with no second step."""
+    others = state().registry.second_factors(user, besides=totp.TYPE)
+    return two_step_on(user) and not any(not kind.last_resort for kind in others)
+
+
+def remove_totp() -> Any:
+    if not ActionForm().validate_on_submit():
+        raise FormExpired()
+    user = current_user._get_current_object()
+    if _needed(user):
+        flash(
+            "Add a phone number or turn off two-step sign-in first: the app is your only "
+            "second step.",
+            "error",
+        )
+        return redirect(url_for(".account_totp"))
+    if state().authenticators.remove_type(state().adapter.key_of(user), totp.TYPE):
+        email = state().adapter.email_of(user)
+        send(render_email("authenticator_changed", email, added=False, label="An authenticator app"))
+        emit(signals.authenticator_removed, user=user, type=totp.TYPE)
+        flash("The authenticator app was removed.", "success")
+    return redirect(url_for(".account_totp"))
+
+
+def two_factor_setup() -> Any:
+    """Two-step sign-in is required and the user has no second step yet: set up an
+    app now, as part of this sign-in; the session starts once it works."""
+    loaded = load_step(ENROL)
+    if loaded is None:
+        flash("Your sign-in took too long or was interrupted. Please sign in again.", "info")
+        return redirect(url_for(".login"))
+    user, step = loaded
+    if not two_step_required(user):
+        clear_step()
+        return redirect(url_for(".login"))
+    form = AppCodeForm()
+    if _enrol(user, form):
+        clear_step()
+        complete(user, [step.first, totp.TYPE], step.next, known_device=False)
+        return show_new_codes(user, first=True)
+    return _setup_page(user, form, url_for(".two_factor_setup"), setup=True)
