@@ -16,6 +16,7 @@ from flask_wtf.csrf import CSRFProtect
 
 from . import audit
 from .adapter import UserAdapter
+from .authenticators.store import Authenticators
 from .blueprint import create_blueprint
 from .cli import passwordless_cli
 from .clock import utcnow
@@ -39,6 +40,7 @@ class PasswordlessState:
     models: Models
     secrets: Secrets
     failures: Failures
+    authenticators: Authenticators
     limiter: Limiter
     outbox: list[Message] = field(default_factory=list)
     dispatcher: Dispatcher = field(default_factory=Dispatcher)
@@ -94,6 +96,7 @@ class Passwordless:
             models=models,
             secrets=Secrets(db, models.Secret),
             failures=Failures(db, models.Failure),
+            authenticators=Authenticators(db, models.Authenticator),
             limiter=_limiter(app),
         )
         app.extensions["passwordless"] = state
