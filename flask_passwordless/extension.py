@@ -17,6 +17,7 @@ from flask_wtf.csrf import CSRFProtect
 from . import audit
 from .adapter import UserAdapter
 from .authenticators import AuthenticatorType, Registry, builtin_registry
+from .authenticators.store import Authenticators
 from .blueprint import create_blueprint
 from .cli import passwordless_cli
 from .clock import utcnow
@@ -40,6 +41,7 @@ class PasswordlessState:
     models: Models
     secrets: Secrets
     failures: Failures
+    authenticators: Authenticators
     limiter: Limiter
     registry: Registry = field(default_factory=builtin_registry)
     outbox: list[Message] = field(default_factory=list)
@@ -96,6 +98,7 @@ class Passwordless:
             models=models,
             secrets=Secrets(db, models.Secret),
             failures=Failures(db, models.Failure),
+            authenticators=Authenticators(db, models.Authenticator),
             limiter=_limiter(app),
         )
         app.extensions["passwordless"] = state

@@ -43,6 +43,7 @@ class Models:
     Secret: Any
     Device: Any
     Failure: Any
+    Authenticator: Any
 
 
 def models_for(db: Any) -> Models:
@@ -50,7 +51,10 @@ def models_for(db: Any) -> Models:
     models = getattr(db, "_passwordless_models", None)
     if models is None:
         models = Models(
-            Secret=_declare_secret(db), Device=_declare_device(db), Failure=_declare_failure(db)
+            Secret=_declare_secret(db),
+            Device=_declare_device(db),
+            Failure=_declare_failure(db),
+            Authenticator=_declare_authenticator(db),
         )
         db._passwordless_models = models
     return models
@@ -122,3 +126,31 @@ def _declare_failure(db: Any) -> Any:
         locked_until: Mapped[datetime | None] = mapped_column(sa.DateTime)
 
     return Failure
+
+
+def _declare_authenticator(db: Any) -> Any:
+    class Authenticator(db.Model):
+        """Something a user enrolled that does not live on the user row: an
+        authenticator app, one recovery code, later a passkey.
+
+        ``data`` is the type's own JSON (a sealed TOTP secret, a recovery code's
+        HMAC); nothing in it is a secret in clear. ``counter`` is the last
+        accepted TOTP time step (a passkey's signature count later): checks
+        advance it with one conditional UPDATE, so a step is used once.
+        """
+
+        __tablename__ = "passwordless_authenticator"
+        __table_args__ = (
+            sa.Index("ix_passwordless_authenticator_user_key_type", "user_key", "type"),
+        )
+
+        id: Mapped[int] = mapped_column(primary_key=True)
+        user_key: Mapped[str] = mapped_column(sa.String(64), index=True)
+        type: Mapped[str] = mapped_column(sa.String(20))
+        name: Mapped[str] = mapped_column(sa.String(80), default="", server_default="")
+        data: Mapped[dict] = mapped_column(sa.JSON)
+        counter: Mapped[int | None] = mapped_column(sa.BigInteger)
+        created_at: Mapped[datetime] = mapped_column(sa.DateTime)
+        last_used_at: Mapped[datetime | None] = mapped_column(sa.DateTime)
+
+    return Authenticator

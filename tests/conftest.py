@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import re
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 
 import pytest
@@ -159,3 +161,15 @@ def confirm_link(client, token: str):
 
 def signed_in_as(client) -> str:
     return re.search(r"signed in: (\S+)</p>", client.get("/").get_data(as_text=True)).group(1)
+
+
+def race(jobs, timeout: float = 60):
+    """Run the callables at once, lined up on a barrier; return their results in order."""
+    barrier = threading.Barrier(len(jobs))
+
+    def run(job):
+        barrier.wait(timeout=10)
+        return job()
+
+    with ThreadPoolExecutor(max_workers=len(jobs)) as pool:
+        return list(pool.map(run, jobs, timeout=timeout))

@@ -1,4 +1,11 @@
-"""Authenticators: the registry of types, and one module per built-in type."""
+"""Authenticators: what a user enrolled and can prove, of every type.
+
+``base`` says what a type is and holds the registry; one module per built-in
+type (``email``, ``sms``, ``password``, and ``app`` for the authenticator app and
+recovery codes). Authenticators that do not live on the user row share one
+table (``store``); the app's and the codes' checks are ``totp`` and
+``recovery``; ``sealing`` keeps their secrets encrypted.
+"""
 
 from __future__ import annotations
 

@@ -1,0 +1,148 @@
+"""The authenticator table's service: the only code that touches it.
+
+Every type (authenticator apps, recovery codes, later passkeys) keeps its rows
+here. A check that must succeed once is one conditional UPDATE, so that any
+number of parallel submissions see exactly one winner, on SQLite and on
+PostgreSQL: ``advance_counter`` for a TOTP time step, ``use_once`` for a
+recovery code.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Row
+
+
+def _is_id(value: Any) -> bool:
+    """Ids come from URLs and forms; anything but a plain int matches no row
+    (PostgreSQL would refuse to compare an int column with text)."""
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+class Authenticators:
+    """Statements on the table, built once as Core statements with bind parameters
+    (checks run on every second step). Each write commits."""
+
+    def __init__(self, db: Any, model: Any) -> None:
+        self.db = db
+        self.Authenticator = model
+        t = self.table = model.__table__
+        this = t.c.id == sa.bindparam("authenticator_id")
+        owner = t.c.user_key == sa.bindparam("owner")
+        of_type = t.c.type == sa.bindparam("of_type")
+        self._insert = sa.insert(t).returning(t.c.id)
+        self._of_user = sa.select(t).where(owner).order_by(t.c.id)
+        self._of_user_type = sa.select(t).where(owner, of_type).order_by(t.c.id)
+        self._get = sa.select(t).where(this, owner)
+        self._remove = sa.delete(t).where(this, owner)
+        self._remove_type = sa.delete(t).where(owner, of_type)
+        self._advance = (
+            sa.update(t)
+            .where(this, sa.or_(t.c.counter.is_(None), t.c.counter < sa.bindparam("value")))
+            .values(counter=sa.bindparam("value"), last_used_at=sa.bindparam("now"))
+        )
+        self._use_once = (
+            sa.update(t)
+            .where(this, t.c.last_used_at.is_(None))
+            .values(last_used_at=sa.bindparam("now"))
+        )
+        self._touch = sa.update(t).where(this).values(last_used_at=sa.bindparam("now"))
+        self._set_data = sa.update(t).where(this).values(data=sa.bindparam("new_data"))
+
+    def _run(self, statement: Any, **params: Any) -> Any:
+        return self.db.session.execute(statement, params)
+
+    def _write(self, statement: Any, **params: Any) -> int:
+        """Run one write and commit; the rows it changed."""
+        count = self._run(statement, **params).rowcount
+        self.db.session.commit()
+        return count
+
+    def _row(self, user_key: str, type: str, data: dict, name: str, now: datetime, counter: Any):
+        return {
+            "user_key": user_key,
+            "type": type,
+            "name": name,
+            "data": data,
+            "counter": counter,
+            "created_at": now,
+            "last_used_at": None,
+        }
+
+    def add(
+        self,
+        user_key: str,
+        type: str,
+        data: dict,
+        *,
+        name: str = "",
+        now: datetime,
+        counter: int | None = None,
+    ) -> int:
+        """Enrol one authenticator; returns its id. ``counter`` starts a TOTP app at
+        the step that confirmed it, so that code cannot sign in afterwards."""
+        row = self._row(user_key, type, data, name, now, counter)
+        new_id = self._run(self._insert, **row).scalar_one()
+        self.db.session.commit()
+        return new_id
+
+    def replace_type(
+        self, user_key: str, type: str, datas: list[dict], *, now: datetime
+    ) -> list[int]:
+        """Remove the user's rows of one type and add new ones, in one transaction:
+        nobody ever sees a moment with both sets, or with neither."""
+        self._run(self._remove_type, owner=user_key, of_type=type)
+        ids = [
+            self._run(self._insert, **self._row(user_key, type, data, "", now, None)).scalar_one()
+            for data in datas
+        ]
+        self.db.session.commit()
+        return ids
+
+    def of_user(self, user_key: str, type: str | None = None) -> list[Row]:
+        """The user's authenticators (of one type, when given), oldest first."""
+        if type is None:
+            return list(self._run(self._of_user, owner=user_key))
+        return list(self._run(self._of_user_type, owner=user_key, of_type=type))
+
+    def get(self, user_key: str, authenticator_id: Any) -> Row | None:
+        """One of the user's own authenticators; another user's id finds nothing."""
+        if not _is_id(authenticator_id):
+            return None
+        return self._run(self._get, authenticator_id=authenticator_id, owner=user_key).first()
+
+    def remove(self, user_key: str, authenticator_id: Any) -> bool:
+        """Delete one of the user's own authenticators; False when there was none."""
+        if not _is_id(authenticator_id):
+            return False
+        return self._write(self._remove, authenticator_id=authenticator_id, owner=user_key) == 1
+
+    def remove_type(self, user_key: str, type: str) -> int:
+        """Delete every authenticator of one type the user has; returns how many."""
+        return self._write(self._remove_type, owner=user_key, of_type=type)
+
+    def advance_counter(self, authenticator_id: int, value: int, now: datetime) -> bool:
+        """Move the counter forward to ``value``: True for the one caller that did.
+
+        Refused when the counter is already at or past it, so a TOTP time step
+        is accepted at most once and never after a later one.
+        """
+        return (
+            self._write(self._advance, authenticator_id=authenticator_id, value=value, now=now) == 1
+        )
+
+    def use_once(self, authenticator_id: int, now: datetime) -> bool:
+        """Mark a single-use authenticator (a recovery code) used: True for the one
+        caller that did."""
+        return self._write(self._use_once, authenticator_id=authenticator_id, now=now) == 1
+
+    def touch(self, authenticator_id: int, now: datetime) -> None:
+        """Record a use of an authenticator that may be used many times."""
+        self._write(self._touch, authenticator_id=authenticator_id, now=now)
+
+    def set_data(self, authenticator_id: int, data: dict) -> None:
+        """Replace a row's data (a TOTP secret sealed again under the current key)."""
+        self._write(self._set_data, authenticator_id=authenticator_id, new_data=data)
