@@ -200,7 +200,8 @@ class StepForm(Form):
     """The second step (or confirm-it-is-you) for one authenticator type: a code,
     a longer text (recovery code) or a password, whichever the type asks for."""
 
-    method = HiddenField(widget=HIDDEN, validators=[InputRequired(), Length(max=40)])
+    #: Which authenticator the value is for; absent means the one the page showed.
+    method = HiddenField(widget=HIDDEN, validators=[Length(max=40)])
     code = StringField(
         "Code",
         widget=TextInput(),

@@ -63,9 +63,7 @@ class AuthRecord:
         proofs, at = raw.get("proofs"), raw.get("at")
         if not isinstance(proofs, dict) or not isinstance(at, (int, float)):
             return None
-        clean = {
-            str(m): float(t) for m, t in proofs.items() if isinstance(t, (int, float))
-        }
+        clean = {str(m): float(t) for m, t in proofs.items() if isinstance(t, (int, float))}
         return cls(clean, float(at))
 
 

@@ -66,4 +66,9 @@ def create_app(database_url: str, template_folder: str = "templates", **config) 
     def private():
         return f"private page of {current_user.email}"
 
+    @app.route("/vault")
+    @auth_required(level=2)
+    def vault():
+        return f"vault of {current_user.email}"
+
     return app

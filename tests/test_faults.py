@@ -399,7 +399,9 @@ def test_smtp_down_then_back_asking_again_signs_in(make_app, caplog):
 def test_smtp_down_for_the_second_factor_is_a_503_then_signing_in_again_works(make_app):
     """Without a phone the second code goes by email, sent inside the request."""
     port = free_port()
-    app = _mail_app(make_app, port, PASSWORDLESS_NOTIFY_NEW_DEVICE=False)
+    app = _mail_app(
+        make_app, port, PASSWORDLESS_NOTIFY_NEW_DEVICE=False, PASSWORDLESS_EMAIL_SECOND_FACTOR=True
+    )
     make_user(app, two_factor=True)
     client = app.test_client()
     response = password_login(client)

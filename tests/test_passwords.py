@@ -135,9 +135,9 @@ def test_wrong_email_costs_about_as_much_as_wrong_password(make_app):
     assert 0.5 < ratio < 2.0
 
 
-def _change_password(client, password="another fine passphrase"):
+def _change_password(client, password="another fine passphrase", current=PASSWORD):
     token = csrf_token(client)
-    data = {"password": password, "confirm": password, "csrf_token": token}
+    data = {"password": password, "confirm": password, "current": current, "csrf_token": token}
     return client.post("/auth/account/password", data=data)
 
 

@@ -102,7 +102,7 @@ def test_sign_in_email_is_sent_in_the_background_even_when_told_inline(make_app,
 def test_smtp_down_for_a_second_step_code_shows_a_clear_page(make_app):
     from factors import make_user, password_login
 
-    app = _mail_app(make_app, _free_port())
+    app = _mail_app(make_app, _free_port(), PASSWORDLESS_EMAIL_SECOND_FACTOR=True)
     make_user(app, "bob@example.com", two_factor=True)
     response = password_login(app.test_client(), "bob@example.com")
     assert response.status_code == 503

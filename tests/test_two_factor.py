@@ -58,12 +58,22 @@ def test_password_then_sms_code_signs_in(app, client, alice):
         assert session["_passwordless_auth"]["methods"] == ["password", "sms"]
 
 
-def test_second_factor_falls_back_to_email_without_a_phone(app, client):
+def test_email_is_a_second_factor_only_when_the_app_says_so(make_app):
+    app = make_app(PASSWORDLESS_EMAIL_SECOND_FACTOR=True)
     make_user(app, two_factor=True)
+    client = app.test_client()
     password_login(client)
     assert last(app, "email").template == "two_factor"
     assert pass_second_factor(app, client, "email").status_code == 302
     assert signed_in_as(client) == "alice@example.com"
+
+
+def test_without_email_as_a_second_factor_a_phoneless_two_step_account_is_told_why(app, client):
+    make_user(app, two_factor=True)
+    page = password_login(client)
+    assert page.status_code == 400 and "no other way" in page.get_data(as_text=True)
+    assert last(app, "email") is None
+    assert signed_in_as(client) == "nobody"
 
 
 def test_wrong_second_factor_code_keeps_the_user_out(app, client, alice):
@@ -266,7 +276,9 @@ def test_email_sign_in_needs_sms_second_factor_when_asked(make_app):
 
 
 def test_sms_sign_in_needs_email_second_factor_when_asked(make_app):
-    app = make_app(PASSWORDLESS_TWO_FACTOR_FOR_PASSWORDLESS=True)
+    app = make_app(
+        PASSWORDLESS_TWO_FACTOR_FOR_PASSWORDLESS=True, PASSWORDLESS_EMAIL_SECOND_FACTOR=True
+    )
     make_user(app, phone=PHONE, two_factor=True)
     client = app.test_client()
     client.post("/auth/login/sms", data={"phone": PHONE, "csrf_token": csrf_token(client)})
@@ -311,7 +323,7 @@ def test_no_new_device_email_on_a_remembered_device(app, client, alice):
 
 
 def test_two_factor_setting_page_turns_it_on_and_off(app, client):
-    make_user(app)
+    make_user(app, phone=PHONE)
     password_login(client)
     token = csrf_token(client)
     assert "is <strong>off</strong>" in client.get("/auth/account/two-factor").get_data(True)
@@ -324,7 +336,7 @@ def test_two_factor_setting_page_turns_it_on_and_off(app, client):
     assert len(notices) == 1 and "turned on" in notices[0].text
     sign_out(client)
     assert _asks_second_factor(app, client)
-    pass_second_factor(app, client, "email")  # no phone: the code comes by email
+    pass_second_factor(app, client)
     client.post("/auth/account/two-factor", data={"enable": "0", "csrf_token": csrf_token(client)})
     sign_out(client)
     assert not _asks_second_factor(app, client)

@@ -34,14 +34,28 @@ recent = auth_required(within=recently_signed_in)
 
 def register(bp: Blueprint, limits: Limits) -> None:
     rules = [
-        ("/account/password", account_password, ["GET", "POST"], full_strength()),
-        ("/account/two-factor", account_two_factor, ["GET", "POST"], full_strength()),
+        ("/account/password", account_password, ["GET", "POST"], _confirmed("account_password")),
+        (
+            "/account/two-factor",
+            account_two_factor,
+            ["GET", "POST"],
+            _on_change("account_two_factor"),
+        ),
         ("/account/devices", account_devices, ["GET"], auth_required),
         ("/account/devices/<int:device_id>/revoke", revoke_device, ["POST"], recent),
         ("/account/devices/revoke-all", revoke_all_devices, ["POST"], recent),
     ]
     for path, view, methods, guard in rules:
         bp.add_url_rule(path, view_func=guard(view), methods=methods)
+
+
+def _confirmed(endpoint: str) -> Any:
+    return full_strength(page=f"passwordless.{endpoint}")
+
+
+def _on_change(endpoint: str) -> Any:
+    """Full strength for the change (POST); a recent sign-in to look (GET)."""
+    return full_strength(page=f"passwordless.{endpoint}", changes_only=True)
 
 
 def _user() -> Any:
@@ -98,7 +112,10 @@ def account_two_factor() -> Any:
     if form.validate_on_submit():
         enable = form.enable.data == "1"
         if enable and not has_second:
-            flash("Add a phone number or an authenticator app first: it gives the second step.", "error")
+            flash(
+                "Add a phone number or an authenticator app first: it gives the second step.",
+                "error",
+            )
         elif not enable and two_step_required(user):
             flash("Two-step sign-in is required for your account.", "error")
         elif enable != state().adapter.two_factor_enabled(user):

@@ -66,7 +66,9 @@ def _enrol(user: Any, form: AppCodeForm) -> bool:
     if not form.validate_on_submit():
         return False
     if totp.enrol(state().authenticators, key, secret, form.code.data, clock.now()) is None:
-        form.code.errors = ["That code is not right. Check the app shows this site, then try the new code."]
+        form.code.errors = [
+            "That code is not right. Check the app shows this site, then try the new code."
+        ]
         return False
     session.pop(ENROLLING, None)
     if not state().adapter.two_factor_enabled(user):
@@ -127,7 +129,9 @@ def remove_totp() -> Any:
         return redirect(url_for(".account_totp"))
     if state().authenticators.remove_type(state().adapter.key_of(user), totp.TYPE):
         email = state().adapter.email_of(user)
-        send(render_email("authenticator_changed", email, added=False, label="An authenticator app"))
+        send(
+            render_email("authenticator_changed", email, added=False, label="An authenticator app")
+        )
         emit(signals.authenticator_removed, user=user, type=totp.TYPE)
         flash("The authenticator app was removed.", "success")
     return redirect(url_for(".account_totp"))

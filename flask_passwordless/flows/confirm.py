@@ -25,7 +25,7 @@ from ..errors import FormExpired
 from ..failures import failures
 from ..forms import ActionForm, StepForm
 from ..limits import Limits
-from ..session import auth_required, safe_next
+from ..session import auth_required, recently_signed_in, safe_next
 from ..signin import show, two_step_on
 from ..state import state
 from ..steps import CONFIRM, Step, begin_step, clear_step, load_step
@@ -59,15 +59,21 @@ def strong_enough(user: Any) -> bool:
     return len(recent_methods()) >= account_level(user)
 
 
-def full_strength(page: str | None = None) -> Callable[[Any], Any]:
+def full_strength(page: str | None = None, *, changes_only: bool = False) -> Callable[[Any], Any]:
     """Guard an account change. ``page`` is the endpoint to come back to after
-    confirming, for POST-only views (a GET comes back to itself)."""
+    confirming, for POST-only views (a GET comes back to itself). With
+    ``changes_only`` a GET needs only a recent sign-in: the page may be seen,
+    its form is guarded."""
 
     def decorate(view: Any) -> Any:
+        looking = auth_required(within=recently_signed_in)(view)
+
         @wraps(view)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             if not current_user.is_authenticated:
                 return current_app.login_manager.unauthorized()  # type: ignore[attr-defined]
+            if changes_only and request.method in ("GET", "HEAD"):
+                return looking(*args, **kwargs)
             user = current_user._get_current_object()
             if strong_enough(user):
                 return view(*args, **kwargs)

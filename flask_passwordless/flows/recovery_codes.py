@@ -49,9 +49,7 @@ def codes_left(user: Any) -> int:
 def recovery_codes() -> Any:
     user = current_user._get_current_object()
     left = codes_left(user)
-    return render_page(
-        "recovery_codes.html", left=left, low=left <= RUNNING_LOW, form=ActionForm()
-    )
+    return render_page("recovery_codes.html", left=left, low=left <= RUNNING_LOW, form=ActionForm())
 
 
 def new_recovery_codes() -> Any:

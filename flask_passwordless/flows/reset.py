@@ -20,7 +20,7 @@ from ..limits import Limits
 from ..pages import render_page
 from ..passwords import hash_password
 from ..signals import emit
-from ..signin import first_factor_passed, second_channel, second_factor_required
+from ..signin import first_factor_passed, second_factor_required
 from ..state import state
 from .password import password_enabled
 
@@ -74,9 +74,10 @@ def reset_confirm() -> Any:
 
 
 def _needs_missing_second_factor(user: Any) -> bool:
-    """Two-step sign-in is on but only the mailbox could be asked again: then the
-    user signs in with the new password instead, which asks for the email code."""
-    return second_factor_required(user, "reset") and second_channel(user, "reset") is None
+    """Two-step sign-in is on but the account has no second step besides the mailbox
+    the link proved: then the user signs in with the new password instead."""
+    offers = state().registry.second_factors(user, besides="email")
+    return second_factor_required(user, "reset") and not offers
 
 
 def _replace_password(user: Any, password: str) -> Any:

@@ -79,7 +79,9 @@ def verify_step(user: Any, step: Step, kind: AuthenticatorType, form: StepForm) 
         field.errors = [EXPIRED]
         return False
     else:
-        message = "That password is not right." if kind.field == "password" else "That code is not right."
+        message = (
+            "That password is not right." if kind.field == "password" else "That code is not right."
+        )
     save_step(step)
     if not passed:
         failures().record(step.identifier)
@@ -90,6 +92,8 @@ def verify_step(user: Any, step: Step, kind: AuthenticatorType, form: StepForm) 
 
 def render_step(user: Any, step: Step, kind: AuthenticatorType, form: StepForm, **page: Any) -> Any:
     offers = page.pop("offers")
+    field = form.password if kind.field == "password" else form.code
+    field.label.text = kind.prompt
     return render_page(
         "two_factor.html",
         form=form,
@@ -110,7 +114,8 @@ def two_factor() -> Any:
     user, step = loaded
     offers = offers_of(user, step)
     form = StepForm()
-    kind = chosen(offers, form.method.data if request.method == "POST" else request.args.get("method", step.channel))
+    wanted = form.method.data if request.method == "POST" else request.args.get("method")
+    kind = chosen(offers, wanted or step.channel)
     if kind is None:
         clear_step()
         return start_over()
