@@ -22,8 +22,8 @@ from ..pages import render_page
 from ..phone import display_phone, masked_phone
 from ..session import PENDING, expect_code, pending_code
 from ..signals import emit
-from ..state import state
 from ..signin import two_step_on
+from ..state import state
 from .code import check_code
 from .confirm import full_strength
 from .sms_login import sms_enabled
