@@ -173,3 +173,10 @@ def race(jobs, timeout: float = 60):
 
     with ThreadPoolExecutor(max_workers=len(jobs)) as pool:
         return list(pool.map(run, jobs, timeout=timeout))
+
+
+@pytest.fixture
+def racing_app(make_app):
+    """An app for races: no rate limits (only the database decides), and a pooled
+    connection for every racer, so none waits for another to give one back."""
+    return make_app(PASSWORDLESS_LIMITER_ENABLED=False, SQLALCHEMY_ENGINE_OPTIONS={"pool_size": 24})

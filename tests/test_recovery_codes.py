@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import threading
 from datetime import datetime, timedelta
 
 import pytest
@@ -138,13 +139,33 @@ def test_a_user_without_codes_has_none_remaining_and_none_work(store):
     assert not recovery.use(store, "1", recovery.new_codes(1)[0], AT)
 
 
-def test_parallel_submissions_of_one_code_have_exactly_one_winner(ctx, store):
-    code = recovery.replace(store, "1", AT)[4]
+class LinedUpAtTheUpdate:
+    """The store, except that ``use_once`` first waits for every racer: all of them
+    have read the code as unused before any writes, the worst interleaving, every
+    time. Only the conditional UPDATE can then keep the winners to one."""
+
+    def __init__(self, store, barrier):
+        self.store, self.barrier = store, barrier
+
+    def __getattr__(self, name):
+        return getattr(self.store, name)
+
+    def use_once(self, authenticator_id, now):
+        self.barrier.wait(timeout=10)
+        return self.store.use_once(authenticator_id, now)
+
+
+def test_parallel_submissions_of_one_code_have_exactly_one_winner(racing_app):
+    at_the_update = threading.Barrier(RACERS)
 
     def submit():
-        with ctx.app_context():
-            return recovery.use(state().authenticators, "1", code, AT)
+        with racing_app.app_context():
+            lined_up = LinedUpAtTheUpdate(state().authenticators, at_the_update)
+            return recovery.use(lined_up, "1", code, AT)
 
-    results = race([submit] * RACERS)
-    assert results.count(True) == 1, results
-    assert recovery.remaining(store, "1") == 9
+    with racing_app.app_context():
+        store = state().authenticators
+        code = recovery.replace(store, "1", AT)[4]
+        results = race([submit] * RACERS)
+        assert results.count(True) == 1, results
+        assert recovery.remaining(store, "1") == 9
