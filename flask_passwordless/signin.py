@@ -9,6 +9,7 @@ that is not a session of the user.
 
 from __future__ import annotations
 
+import hmac
 from typing import Any
 
 from flask import redirect, request, session, url_for
@@ -22,8 +23,10 @@ from .phone import masked_phone
 from .session import PARTIAL, redirect_after_login, sign_in
 from .signals import emit
 from .state import state
+from .tokens import candidate_hashes, hash_secret
 
 PURPOSE = "two-factor"
+_FINGERPRINT_LABEL = "half-signed-in auth_id:"
 
 
 class SecondFactorUnavailable(PasswordlessError):
@@ -102,7 +105,7 @@ def send_second_factor(user: Any, first: str, channel: str, next_url: str | None
     send(message, background=False)
     session[PARTIAL] = {
         "key": adapter.key_of(user),
-        "auth_id": user.get_id(),
+        "auth_fp": _auth_fingerprint(user),
         "first": first,
         "channel": channel,
         "id": issued.id,
@@ -115,6 +118,24 @@ def send_second_factor(user: Any, first: str, channel: str, next_url: str | None
     emit(signals.code_sent, channel=channel, identifier=to)
 
 
+def _auth_fingerprint(user: Any) -> str:
+    """A keyed fingerprint of the user's auth_id for the half-signed-in record.
+
+    The session cookie is signed, not encrypted: the auth_id itself (the last
+    barrier should SECRET_KEY leak) is not handed out before the second step.
+    The fingerprint still changes when the auth_id rotates (a reset, "sign out
+    everywhere"), which ends the half-finished sign-in.
+    """
+    return hash_secret(_FINGERPRINT_LABEL + str(user.get_id()))
+
+
+def _same_auth_id(user: Any, fingerprint: Any) -> bool:
+    if not isinstance(fingerprint, str):
+        return False
+    value = _FINGERPRINT_LABEL + str(user.get_id())
+    return any(hmac.compare_digest(fingerprint, h) for h in candidate_hashes(value))
+
+
 def half_signed_in() -> tuple[Any, dict[str, Any]] | None:
     """The user and record of a pending second factor, if still fresh and valid."""
     partial = session.get(PARTIAL)
@@ -125,7 +146,7 @@ def half_signed_in() -> tuple[Any, dict[str, Any]] | None:
         session.pop(PARTIAL, None)
         return None
     user = state().adapter.get_by_key(str(partial.get("key")))
-    if user is None or user.get_id() != partial.get("auth_id"):  # reset or signed out since
+    if user is None or not _same_auth_id(user, partial.get("auth_fp")):  # reset or signed out
         session.pop(PARTIAL, None)
         return None
     return user, partial
