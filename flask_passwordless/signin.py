@@ -121,10 +121,11 @@ def send_second_factor(user: Any, first: str, channel: str, next_url: str | None
 def _auth_fingerprint(user: Any) -> str:
     """A keyed fingerprint of the user's auth_id for the half-signed-in record.
 
-    The session cookie is signed, not encrypted: the auth_id itself (the last
-    barrier should SECRET_KEY leak) is not handed out before the second step.
-    The fingerprint still changes when the auth_id rotates (a reset, "sign out
-    everywhere"), which ends the half-finished sign-in.
+    The session cookie is signed, not encrypted, and with a leaked SECRET_KEY
+    anyone can forge one: the random auth_id is then all a forger lacks, so it
+    is not handed out before the second step. The fingerprint still changes
+    when the auth_id rotates (a reset, "sign out everywhere"), which ends the
+    half-finished sign-in.
     """
     return hash_secret(_FINGERPRINT_LABEL + str(user.get_id()))
 
