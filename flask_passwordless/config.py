@@ -109,6 +109,11 @@ SETTINGS: dict[str, tuple[Any, str]] = {
         "Secure flag (and __Host- prefix) for the device cookie; None follows "
         "SESSION_COOKIE_SECURE.",
     ),
+    "CONTENT_SECURITY_POLICY": (
+        "strict",
+        'Content-Security-Policy of the extension\'s pages: "strict" (no inline script or '
+        "style, same-origin only), a policy string of your own, or None for frame-ancestors only.",
+    ),
     "NOTIFY_NEW_DEVICE": (
         True,
         "Email the user after a password or SMS sign-in from a browser that is not remembered.",

@@ -7,7 +7,16 @@ import re
 import pytest
 from factors import PHONE, count, last, make_user, pass_second_factor, password_login
 
-from conftest import CSRF_FIELD, csrf_token, signed_in_as
+from conftest import (
+    CSRF_FIELD,
+    code_in,
+    confirm_link,
+    csrf_token,
+    request_login,
+    signed_in_as,
+    submit_code,
+    token_in,
+)
 from flask_passwordless import password_changed, password_reset_requested
 
 NEW_PASSWORD = "a brand new long passphrase"
@@ -153,3 +162,20 @@ def test_login_link_cannot_be_used_as_a_reset_link(app, client):
     )
     token = re.search(r"token=([A-Za-z0-9_-]+)", last(app, "email").text).group(1)
     assert client.get(f"/auth/reset/confirm?token={token}").status_code == 400
+
+
+def test_sign_in_links_and_codes_sent_before_a_reset_die_with_it(app):
+    make_user(app, phone=PHONE)
+    by_email, by_text = app.test_client(), app.test_client()
+    request_login(by_email, "alice@example.com")
+    sign_in_email = last(app, "email")
+    sms = {"phone": PHONE, "csrf_token": csrf_token(by_text, "/auth/login/sms")}
+    by_text.post("/auth/login/sms", data=sms)
+    texted = code_in(last(app, "sms"))
+    ask_reset(app.test_client())
+    set_password(app.test_client(), reset_token(app))
+    assert confirm_link(app.test_client(), token_in(sign_in_email)).status_code == 400
+    assert "expired" in submit_code(by_email, code_in(sign_in_email)).get_data(as_text=True)
+    assert "expired" in submit_code(by_text, texted).get_data(as_text=True)
+    for browser in (by_email, by_text):
+        assert signed_in_as(browser) == "nobody"
