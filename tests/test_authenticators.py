@@ -329,3 +329,12 @@ def test_a_host_registered_type_signs_in_end_to_end(app, client):
         assert session["_passwordless_auth"]["methods"] == ["password", "pin"]
     with pytest.raises(ValueError):
         Passwordless.register_authenticator(app, PinType())
+
+
+def test_a_remembered_device_does_not_count_as_a_fresh_second_step(app, client, alice):
+    password_login(client)
+    pass_second_factor(app, client, remember=True)
+    sign_out(client)
+    assert password_login(client).headers["Location"] == "/"  # the device skipped the step
+    assert client.get("/vault").status_code == 200  # a level-2 sign-in...
+    assert turn_off(client).headers["Location"].startswith("/auth/confirm")  # ...not fresh
