@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import pyotp
 from browser_fixtures import twilio_config as sms_through
 from playwright.sync_api import Browser, BrowserContext, Page, Response, expect
 from twilio_server import TwilioServer
@@ -52,6 +53,9 @@ TEMPLATES = frozenset(
         "account_password",
         "account_two_factor",
         "account_devices",
+        "account_totp",
+        "recovery_codes",
+        "recovery_codes_new",
     }
 )
 
@@ -238,7 +242,7 @@ def account_pages(page: Page, server: LiveServer, twilio: TwilioServer, see: See
     expect(page.get_by_role("link", name="verified phone number")).to_be_visible()
     see(page, "account_two_factor", "off-needs-phone")
     press(page, "Turn it on")
-    expect_message(page, "Add a verified phone number first")
+    expect_message(page, "Add a phone number or an authenticator app first")
     see(page, "account_two_factor", "refused")
 
     page.goto("/auth/account/phone")
@@ -291,14 +295,52 @@ def account_pages(page: Page, server: LiveServer, twilio: TwilioServer, see: See
     see(page, "account_two_factor", "on")
 
     page.goto("/auth/account/phone")
+    press(page, "Remove this number")  # two-step is on: the email alone is not enough now
+    expect_page(page, "Confirm it is you")
+    see(page, "two_factor", "confirm-send")
+    page.get_by_role("link", name="Password").click()
+    see(page, "two_factor", "confirm-password")
+    page.get_by_label("Your password").fill("not the password")
+    press(page, "Continue")
+    expect_field_error(page, "That password is not right.")
+    see(page, "two_factor", "confirm-wrong-password")
+    page.get_by_label("Your password").fill(PASSWORD)
+    press(page, "Continue")
+    expect_page(page, "Your phone number")
     press(page, "Remove this number")
     expect_message(page, "Turn off two-step sign-in first")
     see(page, "account_phone", "removal-refused")
+
+    authenticator_app(page, see)
 
     page.goto("/auth/account/devices")
     expect_page(page, "Remembered devices")
     expect(page.get_by_text("No remembered devices.")).to_be_visible()
     see(page, "account_devices", "empty")
+
+
+def authenticator_app(page: Page, see: See) -> None:
+    """Set up an app from the key on the page (real time: the server's clock)."""
+    page.goto("/auth/account/totp")
+    expect_page(page, "Authenticator app")
+    see(page, "account_totp", "setup")
+    key = page.locator("#totp-key").inner_text().replace(" ", "")
+    page.get_by_label("Code").fill(wrong(pyotp.TOTP(key).now()))
+    press(page, "Add the app")
+    expect_field_error(page, "That code is not right.")
+    see(page, "account_totp", "wrong-code")
+    page.get_by_label("Code").fill(pyotp.TOTP(key).now())
+    press(page, "Add the app")
+    expect_page(page, "Your recovery codes")
+    expect(page.locator(".pl-recovery-codes code")).to_have_count(10)
+    see(page, "recovery_codes_new", "shown")
+    page.get_by_role("link", name="I saved them, continue").click()
+    page.goto("/auth/account/totp")
+    expect(page.get_by_role("button", name="Remove the app")).to_be_visible()
+    see(page, "account_totp", "added")
+    page.goto("/auth/account/recovery-codes")
+    expect_page(page, "Recovery codes")
+    see(page, "recovery_codes", "ten-left")
 
 
 def second_factor(page: Page, server: LiveServer, twilio: TwilioServer, see: See) -> None:
@@ -307,6 +349,14 @@ def second_factor(page: Page, server: LiveServer, twilio: TwilioServer, see: See
     page.get_by_label("Password").fill(PASSWORD)
     press(page, "Sign in")
     expect_page(page, "One more step")
+    expect(page.get_by_label("Code from the app")).to_be_visible()
+    see(page, "two_factor", "app")
+    page.get_by_role("link", name="Recovery code").click()
+    see(page, "two_factor", "recovery")
+    page.get_by_role("link", name="Text message").click()
+    see(page, "two_factor", "sms-send")
+    press(page, "Send me a code")
+    expect_message(page, "We sent you a code.")
     see(page, "two_factor", "empty")
     code = texted_code(twilio, 3)
     page.get_by_label("Code").fill(wrong(code))

@@ -377,7 +377,8 @@ def test_keyboard_alone_on_the_sign_in_and_code_pages(tour):
 
 
 def test_keyboard_alone_on_the_password_and_second_step_pages(tour):
-    """At the end of the walk the account has a password, a phone and two-step sign-in."""
+    """At the end of the walk the account has a password, a phone, an authenticator app
+    and two-step sign-in: the second step shows the app first."""
     page = tour.devices.new_page(tour.server.url)
     page.goto("/auth/login/password")
     expect_focus(page, "input#email")
@@ -401,7 +402,7 @@ def test_keyboard_alone_on_the_password_and_second_step_pages(tour):
     expect_focus(page, "input#code")
     expect_tab_order(
         page,
-        ["input#code", "input#remember", "button:Sign in", "button:Send me a new code"],
+        ["input#code", "input#remember", "button:Sign in", "a:Text message", "a:Recovery code"],
     )
     page.reload()
     expect_focus(page, "input#code")

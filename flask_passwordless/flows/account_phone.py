@@ -29,11 +29,12 @@ from .confirm import full_strength
 from .sms_login import sms_enabled
 
 PURPOSE = "phone"
-_confirmed = full_strength(page="passwordless.account_phone")
+_confirmed = full_strength(page="passwordless.account_phone", changes_only=True)
 
 
 def recent(view: Any) -> Any:
-    """Adding, changing or removing the number is an account security change."""
+    """Adding, changing or removing the number is an account security change
+    (looking at it needs a recent sign-in)."""
     return sms_enabled(_confirmed(view))
 
 

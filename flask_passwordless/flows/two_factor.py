@@ -151,6 +151,7 @@ def resend_code() -> Any:
     user, step = loaded
     kind = chosen(offers_of(user, step), request.form.get("method"))
     if kind is not None and kind.sends_code:
+        again = step.channel == kind.name and step.id is not None
         show(user, step, kind.name)
-        flash("We sent you a new code.", "success")
+        flash("We sent you a new code." if again else "We sent you a code.", "success")
     return redirect(url_for(".two_factor", method=kind.name if kind else None))
