@@ -29,6 +29,21 @@ class SecretInvalid(PasswordlessError):
     )
 
 
+class LinkNotKept(PasswordlessError):
+    """A link's page opened without its token: not in the session, not in the form.
+
+    The token moves from the link's URL into the session cookie, so a browser that
+    refuses cookies lands here (it could not sign in anyway: the CSRF token and the
+    signed-in session are cookies too).
+    """
+
+    title = "Open the link from the message again"
+    message = (
+        "This page did not get the link's details. Open the link from the message again. "
+        "If you see this page again, this browser is refusing cookies, and signing in needs them."
+    )
+
+
 class CodeWrong(PasswordlessError):
     """A wrong code; ``remaining`` tries are left on its row (0: the row is dead)."""
 

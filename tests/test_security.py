@@ -266,7 +266,7 @@ def test_bad_codes_get_a_message_and_cost_no_try(app, client, user, outbox, code
 
 @pytest.mark.parametrize("token", ["", "short", "x" * 10_000, "%00" * 43, "a" * 43, "<script>"])
 def test_malformed_links_get_the_clear_page(client, token):
-    response = client.get(f"/auth/login/link?token={token}")
+    response = client.get(f"/auth/login/link?token={token}", follow_redirects=True)
     assert response.status_code == 400
     assert "no longer works" in response.get_data(as_text=True)
 
@@ -350,3 +350,11 @@ def test_messages_keep_their_secrets_out_of_repr(app, user, outbox):
     request_login(app.test_client(), "alice@example.com")
     shown = repr(outbox[0])
     assert token_in(outbox[0]) not in shown and code_in(outbox[0]) not in shown
+
+
+def test_an_issued_secrets_repr_hides_its_token_and_code(app):
+    with app.test_request_context():
+        issued = app.extensions["passwordless"].secrets.issue("login", "alice@example.com")
+    shown = repr(issued)
+    assert issued.token not in shown and issued.code not in shown
+    assert shown == f"Issued(id={issued.id})"
