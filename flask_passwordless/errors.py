@@ -29,18 +29,19 @@ class SecretInvalid(PasswordlessError):
     )
 
 
-class LinkNotKept(PasswordlessError):
+class LinkNotKept(SecretInvalid):
     """A link's page opened without its token: not in the session, not in the form.
 
-    The token moves from the link's URL into the session cookie, so a browser that
-    refuses cookies lands here (it could not sign in anyway: the CSRF token and the
-    signed-in session are cookies too).
+    After a sign-in (the back button) that is a used link; right after opening
+    one, a browser that refuses cookies, since the token moved into the session
+    cookie (it could not sign in anyway: the CSRF token and the session are
+    cookies too).
     """
 
-    title = "Open the link from the message again"
     message = (
-        "This page did not get the link's details. Open the link from the message again. "
-        "If you see this page again, this browser is refusing cookies, and signing in needs them."
+        "It has expired, was already used, or was replaced by a newer one. Ask for a new one "
+        "below. If you have just opened it from the message, this browser may be refusing "
+        "cookies: signing in needs them."
     )
 
 

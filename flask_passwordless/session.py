@@ -91,8 +91,9 @@ def keep_link_token(purpose: str) -> Any:
     if token is None or request.method not in ("GET", "HEAD"):
         return None
     kept = session.get(LINKS)
-    kept = dict(kept) if isinstance(kept, dict) else {}
-    kept[purpose] = token if len(token) <= MAX_TOKEN_LENGTH else ""
+    kept = {k: v for k, v in kept.items() if k != purpose} if isinstance(kept, dict) else {}
+    if 0 < len(token) <= MAX_TOKEN_LENGTH:  # a broken link must not show an older one's page
+        kept[purpose] = token
     session[LINKS] = kept
     return redirect(url_for(request.endpoint), 303)  # type: ignore[arg-type]
 

@@ -126,6 +126,16 @@ def test_a_dead_link_shows_the_error_page_without_a_redirect_loop(app, alice, cl
     assert browser.get(path).status_code == 400
 
 
+@pytest.mark.parametrize("broken", ["", "x" * 101, "a" * 43])
+def test_a_broken_link_never_shows_the_page_of_one_opened_before(app, alice, broken):
+    path, token = mailed_link(app, "login")
+    browser = app.test_client()
+    assert browser.get(f"{path}?token={token}", follow_redirects=True).status_code == 200
+    page = browser.get(f"{path}?token={broken}", follow_redirects=True)
+    assert page.status_code == 400
+    assert "no longer works" in page.get_data(as_text=True)
+
+
 @pytest.mark.parametrize("purpose", ["login", "reset"])
 def test_a_browser_refusing_cookies_is_told_it_needs_them(app, alice, purpose):
     path, token = mailed_link(app, purpose)

@@ -140,7 +140,7 @@ def test_a_forwarded_prefix_cannot_move_links_to_another_host(make_app):
     make_user(app, phone=PHONE)
     outbox = app.extensions["passwordless"].outbox
     client = app.test_client()
-    hostile = {"X-Forwarded-Prefix": "@evil.com"}
+    hostile = {"X-Forwarded-Prefix": "@evil.com", "X-Forwarded-Host": "evil.com"}
 
     def post(path, **data):
         page = client.get(path, headers=hostile).get_data(as_text=True)

@@ -90,7 +90,7 @@ def login_link() -> Any:
     if moved is not None:
         return moved
     token = kept_link_token(PURPOSE)
-    if token is None:
+    if not token:
         raise LinkNotKept()
     try:
         link = state().secrets.check_link(token, PURPOSE)
