@@ -126,6 +126,17 @@ def test_links_fall_back_to_server_name(make_app):
     assert "http://login.example.org/auth/login/link?token=" in text
 
 
+def test_server_name_links_keep_the_application_root_once(make_app):
+    app = make_app(
+        PASSWORDLESS_BASE_URL=None, SERVER_NAME="login.example.org", APPLICATION_ROOT="/app"
+    )
+    add_user(app, "alice@example.com")
+    client = app.test_client()  # its requests come under /app too
+    assert request_login(client, "alice@example.com").headers["Location"] == "/app/auth/login/code"
+    (message,) = app.extensions["passwordless"].outbox
+    assert "http://login.example.org/app/auth/login/link?token=" in message.text
+
+
 def _behind_proxy_fix(app):
     app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1, x_prefix=1)
     return app
