@@ -106,11 +106,15 @@ def on_own_origin(url: str) -> bool:
 
 
 def _links(context: dict[str, Any]) -> tuple[str, ...]:
-    """The absolute (or scheme-relative) URLs among the values a flow gave a message."""
+    """The links a flow gave a message: its values named ``link`` or ``*_url``.
+
+    By name, not by look: other values (a device's description, an address)
+    come from the request, and must not be able to stop a message.
+    """
     return tuple(
-        value
-        for value in context.values()
-        if isinstance(value, str) and ("://" in value or value.startswith("//"))
+        str(value)
+        for name, value in context.items()
+        if value is not None and (name == "link" or name.endswith("_url"))
     )
 
 

@@ -232,6 +232,18 @@ def test_a_message_linking_off_the_configured_origin_is_never_sent(app, caplog, 
     assert "token=x" not in caplog.text
 
 
+def test_only_values_named_as_links_are_checked(app):
+    """A device description comes from the request: it must not be able to stop a message."""
+    from flask_passwordless.delivery import render_email, send
+
+    with app.test_request_context():
+        message = render_email(
+            "new_device", "alice@example.com", device="https://evil.com/", ip="", when=""
+        )
+        send(message, background=False)
+    assert len(app.extensions["passwordless"].outbox) == 1
+
+
 def test_a_message_linking_to_the_configured_origin_is_sent(make_app):
     app = make_app(PASSWORDLESS_BASE_URL="https://example.com/app")
     from flask_passwordless.delivery import render_email, send
