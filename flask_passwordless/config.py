@@ -19,8 +19,9 @@ SETTINGS: dict[str, tuple[Any, str]] = {
     "URL_PREFIX": ("/auth", "Where the blueprint is mounted."),
     "BASE_URL": (
         None,
-        "Origin used to build links in messages, e.g. https://example.com. "
-        "Falls back to PREFERRED_URL_SCHEME + SERVER_NAME; never the Host header.",
+        "Origin (and path, for an app mounted below one) that links in messages start "
+        "with, e.g. https://example.com/app. Falls back to PREFERRED_URL_SCHEME + "
+        "SERVER_NAME + APPLICATION_ROOT; never the Host header or the script root.",
     ),
     "BASE_TEMPLATE": (
         "passwordless/layout.html",

@@ -226,7 +226,8 @@ class StepForm(Form):
 
 
 class LinkForm(Form):
-    token = HiddenField(widget=HIDDEN, validators=[InputRequired(), Length(max=100)])
+    # Optional: without it, the view uses the copy in this browser's session.
+    token = HiddenField(widget=HIDDEN, validators=[Length(max=100)])
 
 
 class TwoFactorSettingForm(Form):

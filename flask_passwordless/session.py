@@ -19,6 +19,8 @@ from .strength import AuthRecord, current_record, save_record, start_record
 
 PENDING = "_passwordless_pending"
 PARTIAL = "_passwordless_partial"  # half signed in: first factor passed, second pending
+LINKS = "_passwordless_links"  # link tokens moved out of their URLs, by purpose
+MAX_TOKEN_LENGTH = 100  # a real one has 43 characters; longer ones are not worth a cookie
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -76,6 +78,36 @@ def pending_code(*purposes: str) -> dict[str, Any] | None:
     if isinstance(pending, dict) and pending.get("purpose") in purposes:
         return pending
     return None
+
+
+def keep_link_token(purpose: str) -> Any:
+    """On a link's first GET, move its token from the URL into this browser's session
+    and answer 303 to the same path without it; None when the URL holds no token.
+
+    Access logs, history and bookmarks then keep only the bare path. Nothing is
+    checked or used here: the page behind the redirect checks the session's copy.
+    """
+    token = request.args.get("token")
+    if token is None or request.method not in ("GET", "HEAD"):
+        return None
+    kept = session.get(LINKS)
+    kept = {k: v for k, v in kept.items() if k != purpose} if isinstance(kept, dict) else {}
+    if 0 < len(token) <= MAX_TOKEN_LENGTH:  # a broken link must not show an older one's page
+        kept[purpose] = token
+    session[LINKS] = kept
+    return redirect(url_for(request.endpoint), 303)  # type: ignore[arg-type]
+
+
+def kept_link_token(purpose: str) -> str | None:
+    kept = session.get(LINKS)
+    token = kept.get(purpose) if isinstance(kept, dict) else None
+    return token if isinstance(token, str) else None
+
+
+def forget_link_token(purpose: str) -> None:
+    kept = session.get(LINKS)
+    if isinstance(kept, dict) and purpose in kept:
+        session[LINKS] = {key: value for key, value in kept.items() if key != purpose}
 
 
 def auth_record() -> AuthRecord | None:

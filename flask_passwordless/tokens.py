@@ -11,7 +11,7 @@ import hashlib
 import hmac
 import re
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
@@ -28,11 +28,14 @@ _HASH_CONTEXT = b"flask-passwordless one-time secret v1"
 
 @dataclass(frozen=True)
 class Issued:
-    """A freshly issued secret: the only time the plain values exist."""
+    """A freshly issued secret: the only time the plain values exist.
+
+    They stay out of ``repr()``: reprs end up in logs and tracebacks.
+    """
 
     id: int
-    token: str | None
-    code: str
+    token: str | None = field(repr=False)
+    code: str = field(repr=False)
 
 
 @dataclass(frozen=True)

@@ -153,7 +153,8 @@ def submit_code(client, code: str):
 
 
 def confirm_link(client, token: str):
-    page = client.get(f"/auth/login/link?token={token}")
+    """Open the link (its GET redirects to the bare path), then press the button."""
+    page = client.get(f"/auth/login/link?token={token}", follow_redirects=True)
     match = CSRF_FIELD.search(page.get_data(as_text=True))
     csrf = match.group(1) if match else csrf_token(client)
     return client.post("/auth/login/link", data={"token": token, "csrf_token": csrf})

@@ -15,12 +15,18 @@ from flask import Blueprint, redirect, request, url_for
 from .. import signals
 from ..config import setting
 from ..delivery import external_url, render_email, send
-from ..errors import FormExpired, SecretInvalid
+from ..errors import FormExpired, LinkNotKept, SecretInvalid
 from ..failures import failures
 from ..forms import EmailForm, LinkForm, masked_email
 from ..limits import Limits
 from ..pages import render_page
-from ..session import expect_code, safe_next
+from ..session import (
+    expect_code,
+    forget_link_token,
+    keep_link_token,
+    kept_link_token,
+    safe_next,
+)
 from ..signals import emit
 from ..signin import first_factor_passed
 from ..state import state
@@ -75,15 +81,26 @@ def start(email: str, next_url: str | None) -> None:
 
 
 def login_link() -> Any:
-    """The link's landing page: one button, nothing used (scanners are welcome)."""
-    token = request.args.get("token", "")
+    """The link's landing page: one button, nothing used (scanners are welcome).
+
+    The first GET moves the token into the session and redirects to the bare
+    path, so the token does not stay in logs, history or bookmarks.
+    """
+    moved = keep_link_token(PURPOSE)
+    if moved is not None:
+        return moved
+    token = kept_link_token(PURPOSE)
+    if not token:
+        raise LinkNotKept()
     try:
         link = state().secrets.check_link(token, PURPOSE)
     except SecretInvalid:
+        forget_link_token(PURPOSE)
         emit(signals.login_failed, identifier=None, reason="dead-link")
         raise
     # Say whose account: a link mailed by an attacker would sign you in as them.
     account = masked_email(link.identifier)
+    # The button posts the token this page showed (another tab may have kept a newer one).
     return render_page("link_confirm.html", form=LinkForm(token=token), account=account)
 
 
@@ -92,9 +109,13 @@ def login_link_confirm() -> Any:
     form = LinkForm()
     if not form.validate_on_submit():
         raise FormExpired()
+    token = form.token.data or kept_link_token(PURPOSE)
+    if not token:
+        raise LinkNotKept()
     try:
-        redeemed = state().secrets.redeem_link(form.token.data, PURPOSE)
+        redeemed = state().secrets.redeem_link(token, PURPOSE)
     except SecretInvalid:
+        forget_link_token(PURPOSE)
         emit(signals.login_failed, identifier=None, reason="dead-link")
         raise
     failures().forgive(redeemed.identifier)

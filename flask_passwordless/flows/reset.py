@@ -14,11 +14,12 @@ from flask import Blueprint, flash, redirect, request, url_for
 from .. import devices, signals
 from ..config import setting
 from ..delivery import external_url, render_email, send
-from ..errors import SecretInvalid
+from ..errors import LinkNotKept, SecretInvalid
 from ..forms import EmailForm, NewPasswordForm
 from ..limits import Limits
 from ..pages import render_page
 from ..passwords import hash_password
+from ..session import forget_link_token, keep_link_token, kept_link_token
 from ..signals import emit
 from ..signin import first_factor_passed, second_factor_required
 from ..state import state
@@ -60,12 +61,26 @@ def reset() -> Any:
 
 
 def reset_confirm() -> Any:
-    """Choose a new password. GET uses nothing; a valid POST uses the link."""
-    token = request.values.get("token", "")
-    redeemed = state().secrets.check_link(token, PURPOSE)
+    """Choose a new password. GET uses nothing; a valid POST uses the link.
+
+    The first GET moves the token into the session and redirects to the bare
+    path; the form posts the token it showed, else the session's copy is used.
+    """
+    moved = keep_link_token(PURPOSE)
+    if moved is not None:
+        return moved
+    token = request.form.get("token") or kept_link_token(PURPOSE)
+    if not token:
+        raise LinkNotKept()
+    try:
+        redeemed = state().secrets.check_link(token, PURPOSE)
+    except SecretInvalid:
+        forget_link_token(PURPOSE)
+        raise
     form = NewPasswordForm(token=token, email=redeemed.identifier)
     if form.validate_on_submit():
         redeemed = state().secrets.redeem_link(token, PURPOSE)
+        forget_link_token(PURPOSE)
         user = state().adapter.find_by_email(redeemed.identifier)
         if user is None:  # the account was deleted since the link was sent
             raise SecretInvalid()
