@@ -215,7 +215,7 @@ def test_one_factor_alone_cannot_turn_two_step_off_change_the_password_or_the_ph
 def test_after_confirming_with_another_factor_the_change_goes_through(app, client, alice):
     sms_sign_in(app, client)
     page = client.get("/auth/confirm?next=/auth/account/two-factor").get_data(as_text=True)
-    assert "Your password" in page  # the SMS was proved: only another factor is asked
+    assert "Type your password to continue." in page  # the SMS was proved: one more factor
     token = csrf_token(client, "/auth/confirm?next=/auth/account/two-factor")
     data = {"password": "wrong one", "method": "password", "csrf_token": token}
     assert "not right" in client.post(

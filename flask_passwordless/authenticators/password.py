@@ -16,7 +16,7 @@ class PasswordType(AuthenticatorType):
     label = "Password"
     factor = KNOW
     field = "password"
-    prompt = "Your password"
+    prompt = "Password"
 
     def is_first(self) -> bool:
         return bool(setting("PASSWORD_LOGIN"))
