@@ -18,6 +18,9 @@ from .config import setting
 
 log = logging.getLogger("flask_passwordless")
 
+#: Where the range API lives unless PASSWORDLESS_PASSWORD_BREACH_API says otherwise.
+PWNED_PASSWORDS_API = "https://api.pwnedpasswords.com"
+
 #: A padded answer holds about 800 to 1,000 lines of 40 bytes; more is not an answer.
 MAX_ANSWER_BYTES = 256 * 1024
 
@@ -39,7 +42,7 @@ def breached(password: str) -> bool:
 
 
 def _fetch_range(prefix: str) -> str:
-    base = str(setting("PASSWORD_BREACH_API")).rstrip("/")
+    base = str(setting("PASSWORD_BREACH_API") or PWNED_PASSWORDS_API).rstrip("/")
     if not base.startswith(("https://", "http://")):
         raise ValueError(f"PASSWORDLESS_PASSWORD_BREACH_API is not an http(s) URL: {base!r}")
     request = urllib.request.Request(  # noqa: S310 (the scheme is checked above)

@@ -91,8 +91,9 @@ SETTINGS: dict[str, tuple[Any, str]] = {
         "SHA-1 are sent); an unreachable service never blocks a change.",
     ),
     "PASSWORD_BREACH_API": (
-        "https://api.pwnedpasswords.com",
-        "Origin of the Pwned Passwords range API (or a compatible mirror).",
+        None,
+        "Origin of a Pwned Passwords compatible range API; None means the real one, "
+        "https://api.pwnedpasswords.com.",
     ),
     "PASSWORD_BREACH_TIMEOUT": (2, "Seconds to wait for the breached-password service."),
     "RESET_MAX_AGE": (3600, "Seconds a password reset link stays valid."),

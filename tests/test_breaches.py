@@ -12,7 +12,7 @@ import pytest
 from factors import make_user, password_login
 
 from conftest import csrf_token
-from flask_passwordless import config
+from flask_passwordless import breaches, config
 from flask_passwordless.passwords import PasswordRefused, check_policy
 
 BREACHED = "mauve octopus rides the 7:15 tram"  # strong by the estimate, but "leaked"
@@ -106,9 +106,18 @@ def closed_port_url() -> str:
     return f"http://127.0.0.1:{port}"
 
 
-def test_the_check_is_off_by_default_and_asks_the_real_service_when_on():
+def test_the_check_is_off_by_default_and_asks_the_real_service_when_on(make_app, monkeypatch):
     assert config.SETTINGS["PASSWORD_BREACH_CHECK"][0] is False
-    assert config.SETTINGS["PASSWORD_BREACH_API"][0] == "https://api.pwnedpasswords.com"
+    asked = []
+
+    def refuse(request, timeout):
+        asked.append((request.full_url, timeout))
+        raise OSError("no network in tests")
+
+    monkeypatch.setattr(breaches.urllib.request, "urlopen", refuse)
+    with make_app(PASSWORDLESS_PASSWORD_BREACH_CHECK=True).app_context():
+        check_policy(FRESH, "alice@example.com")
+    assert asked == [(f"https://api.pwnedpasswords.com/range/{sha1(FRESH)[:5]}", 2)]
 
 
 def test_a_breached_password_is_refused(app, pwned):
