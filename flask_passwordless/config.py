@@ -82,6 +82,21 @@ SETTINGS: dict[str, tuple[Any, str]] = {
     "PASSWORD_HASH": ("scrypt", "Werkzeug hashing method for passwords."),
     "PASSWORD_MIN_LENGTH": (8, "Shortest password accepted."),
     "PASSWORD_MAX_LENGTH": (128, "Longest password accepted."),
+    "PASSWORD_MIN_SCORE": (
+        3,
+        "Lowest zxcvbn strength score (0 to 4) a new password needs; 0 turns the estimate off.",
+    ),
+    "PASSWORD_BREACH_CHECK": (
+        False,
+        "Refuse new passwords that Pwned Passwords lists (only 5 hex digits of their "
+        "SHA-1 are sent); an unreachable service never blocks a change.",
+    ),
+    "PASSWORD_BREACH_API": (
+        None,
+        "Origin of a Pwned Passwords compatible range API; None means the real one, "
+        "https://api.pwnedpasswords.com.",
+    ),
+    "PASSWORD_BREACH_TIMEOUT": (2, "Seconds to wait for the breached-password service."),
     "RESET_MAX_AGE": (3600, "Seconds a password reset link stays valid."),
     "RESET_SIGNS_IN": (
         False,

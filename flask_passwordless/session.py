@@ -54,10 +54,24 @@ def sign_out() -> None:
 
 
 def sign_out_everywhere(user: Any) -> None:
-    """Rotate the user's auth_id, so every other session stops matching."""
+    """Rotate the user's auth_id, so every other session stops matching, and retire
+    the links and codes still out there, so none of them starts a new one.
+
+    Remembered devices stay: they are not sessions (each still needs a first
+    factor), and a password change or the devices page forgets them.
+    """
     state().adapter.rotate_auth_id(user)
+    retire_secrets(user)
     emit(sessions_revoked, user=user)
     sign_out()
+
+
+def retire_secrets(user: Any) -> None:
+    """Kill every outstanding link and code (sign-in, reset, second step) sent to the
+    user's address or number: whoever holds an old message can start nothing."""
+    adapter = state().adapter
+    email, phone = adapter.email_of(user), adapter.phone_of(user)
+    state().secrets.retire_identifiers([email, phone] if phone else [email])
 
 
 def expect_code(secret_id: int, purpose: str, sent_to: str, identifier: str) -> None:

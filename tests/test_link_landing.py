@@ -93,7 +93,7 @@ def test_a_weak_password_keeps_the_sessions_copy_for_the_next_try(app, alice):
     browser = app.test_client()
     page = browser.get(f"{path}?token={token}", follow_redirects=True)
     again = press_button(browser, page, password="password123", confirm="password123")
-    assert "too common" in again.get_data(as_text=True)
+    assert "too easy to guess" in again.get_data(as_text=True)
     done = press_button(browser, again, password=NEW_PASSWORD, confirm=NEW_PASSWORD)
     assert done.status_code == 302
 

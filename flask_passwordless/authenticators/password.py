@@ -28,4 +28,4 @@ class PasswordType(AuthenticatorType):
         return state().adapter.password_hash_of(user) is not None
 
     def verify(self, user: Any, value: str, step: Any) -> bool:
-        return verify_password(state().adapter.password_hash_of(user), value)
+        return bool(verify_password(state().adapter.password_hash_of(user), value))
