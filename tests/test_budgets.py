@@ -72,7 +72,9 @@ def wrong(code):
 
 
 def texts_to(app, number):
-    return [m for m in app.extensions["passwordless"].outbox if m.channel == "sms" and m.to == number]
+    return [
+        m for m in app.extensions["passwordless"].outbox if m.channel == "sms" and m.to == number
+    ]
 
 
 # -- send budgets: per address and client network, with a larger cap across networks
@@ -141,7 +143,7 @@ def test_adding_the_number_elsewhere_does_not_spend_its_sms_sign_in_budget(make_
 def test_all_networks_together_have_a_larger_cap_per_address(make_app):
     app = make_app(
         PASSWORDLESS_LIMIT_SEND_PER_IDENTIFIER="100/minute;4/day",
-        PASSWORDLESS_LIMIT_SEND_PER_IDENTIFIER_ALL_NETWORKS="100/minute;10/day",
+        PASSWORDLESS_LIMIT_SEND_PER_IDENTIFIER_TOTAL="100/minute;10/day",
     )
     make_user(app)
     statuses = []
@@ -156,7 +158,7 @@ def test_all_networks_together_have_a_larger_cap_per_address(make_app):
 def test_requests_refused_in_one_network_do_not_spend_the_cap_of_all(make_app):
     app = make_app(
         PASSWORDLESS_LIMIT_SEND_PER_IDENTIFIER="100/minute;2/day",
-        PASSWORDLESS_LIMIT_SEND_PER_IDENTIFIER_ALL_NETWORKS="100/minute;3/day",
+        PASSWORDLESS_LIMIT_SEND_PER_IDENTIFIER_TOTAL="100/minute;3/day",
     )
     make_user(app)
     attacker = client_from(app, ATTACKER)
@@ -205,7 +207,9 @@ def test_odd_client_addresses_are_limited_without_errors(make_app, address):
 def test_an_ipv4_mapped_client_counts_as_its_ipv4_network(make_app):
     app = make_app(PASSWORDLESS_LIMIT_SEND_PER_IDENTIFIER="100/minute;1/day")
     make_user(app)
-    assert request_login(client_from(app, "::ffff:127.0.1.2"), "alice@example.com").status_code == 302
+    assert (
+        request_login(client_from(app, "::ffff:127.0.1.2"), "alice@example.com").status_code == 302
+    )
     assert request_login(client_from(app, "127.0.1.9"), "alice@example.com").status_code == 429
 
 
@@ -420,7 +424,9 @@ def test_the_per_number_sms_cap_holds_without_an_app_wide_cap(make_app):
     app = make_app(PASSWORDLESS_SMS_DAILY_LIMIT_PER_NUMBER=2)
     make_user(app, phone=PHONE)
     client = client_from(app, OWNER)
-    pages = {(ask_sms(client).status_code, client.get("/auth/login/code").status_code) for _ in range(3)}
+    pages = {
+        (ask_sms(client).status_code, client.get("/auth/login/code").status_code) for _ in range(3)
+    }
     assert pages == {(302, 200)}  # the page does not say that no text went out
     assert len(texts_to(app, PHONE)) == 2
 
@@ -465,7 +471,7 @@ def test_retry_after_of_a_per_ip_limit_says_the_day_when_its_day_is_spent(make_a
 def test_retry_after_of_the_cross_network_cap_says_its_own_wait(make_app):
     app = make_app(
         PASSWORDLESS_LIMIT_SEND_PER_IDENTIFIER="100/minute;1/day",
-        PASSWORDLESS_LIMIT_SEND_PER_IDENTIFIER_ALL_NETWORKS="100/minute;1/day",
+        PASSWORDLESS_LIMIT_SEND_PER_IDENTIFIER_TOTAL="100/minute;1/day",
     )
     make_user(app)
     request_login(client_from(app, ATTACKER), "alice@example.com")

@@ -91,7 +91,7 @@ def test_sms_code_is_single_use_and_dies_after_five_wrong_tries(app, alice):
     assert signed_in_as(client) == "nobody"
 
 
-def test_new_sms_retires_the_old_code(app, client, alice, clock):
+def test_asking_again_in_the_same_browser_retires_the_old_sms_code(app, client, alice, clock):
     ask_sms(client, ALICE_PHONE)
     ask_sms(client, ALICE_PHONE)
     old, new = texts(app)
