@@ -95,6 +95,9 @@ def test_asking_again_in_the_same_browser_retires_the_old_sms_code(app, client, 
     ask_sms(client, ALICE_PHONE)
     ask_sms(client, ALICE_PHONE)
     old, new = texts(app)
+    with app.app_context():
+        rows = app.extensions["passwordless"].models.Secret.query.order_by("id").all()
+        assert [row.consumed_at is None for row in rows] == [False, True]
     assert "not right" in submit_code(client, code_in(old)).get_data(as_text=True)
     assert submit_code(client, code_in(new)).status_code == 302
 
