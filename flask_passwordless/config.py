@@ -153,7 +153,7 @@ SETTINGS: dict[str, tuple[Any, str]] = {
     "SMS_DAILY_LIMIT_PER_NUMBER": (
         10,
         "Most texts per day to one number asked for from one client network, counted "
-        "before SMS_DAILY_LIMIT (None: no cap).",
+        "before SMS_DAILY_LIMIT (None: no cap; off with LIMITER_ENABLED).",
     ),
 }
 

@@ -20,7 +20,7 @@ from limits import parse as parse_limit
 
 from .config import setting
 from .errors import DeliveryFailed
-from .limits import client_network, count_use
+from .limits import client_network, count_use, limits_on
 from .sms import send_with_twilio
 from .state import state
 
@@ -190,9 +190,11 @@ def _over_daily_sms_cap(to: str) -> str | None:
     The number's share (per client network) is spent first and a text it refuses
     touches nothing else: texts to one number, the attacker's own or one they only
     know, cannot spend the whole app's cap, nor the share of its owner's network.
+    The share is one of the built-in limits (off with them); the app's cap, a
+    bill's bound, always holds.
     """
     per_number = setting("SMS_DAILY_LIMIT_PER_NUMBER")
-    if per_number:
+    if per_number and limits_on():
         network = client_network() if has_request_context() else "no-request"
         limit = parse_limit(f"{int(per_number)}/day")
         if not count_use(limit, "passwordless-sms-daily-number", to, network):

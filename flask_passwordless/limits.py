@@ -123,11 +123,15 @@ def _failed(response: Any) -> bool:
     return response.status_code not in (302, 303)
 
 
+def limits_on() -> bool:
+    """The built-in limits apply: ours are on, and so is the Limiter."""
+    return not _disabled() and state().limiter.enabled
+
+
 def spend(limit_setting: str, key: str) -> bool:
     """Count one use against a limit outside any view (in the limiter's storage, so
     every process shares it); False once the budget is spent."""
-    limiter = state().limiter
-    if _disabled() or not limiter.enabled:
+    if not limits_on():
         return True
     budget = setting(limit_setting)
     return all(count_use(item, "passwordless", limit_setting, key) for item in parse_many(budget))
@@ -141,7 +145,7 @@ def spend_send_budget(flow: str, identifier: str) -> None:
     touches nothing else, so one network asking in vain never spends the cap that
     all networks share.
     """
-    if _disabled() or not state().limiter.enabled:
+    if not limits_on():
         return
     budgets = (
         ("LIMIT_SEND_PER_IDENTIFIER", ("send", flow, identifier, client_network())),

@@ -458,8 +458,9 @@ def test_retry_after_says_the_minute_while_only_the_minute_is_spent(make_app):
     assert 0 < int(refused.headers["Retry-After"]) <= 61
 
 
-def test_retry_after_of_a_per_ip_limit_says_the_day_when_its_day_is_spent(make_app):
-    app = make_app(PASSWORDLESS_LIMIT_SEND_PER_IP="2/minute;2/day")
+@pytest.mark.parametrize("key_prefix", [None, "host-prefix"])
+def test_retry_after_of_a_per_ip_limit_says_the_day_when_its_day_is_spent(make_app, key_prefix):
+    app = make_app(PASSWORDLESS_LIMIT_SEND_PER_IP="2/minute;2/day", RATELIMIT_KEY_PREFIX=key_prefix)
     client = client_from(app, OWNER)
     for n in range(2):
         request_login(client, f"u{n}@example.com")
@@ -497,3 +498,12 @@ def test_the_rate_limited_signal_fires_for_send_budgets(make_app):
 def test_a_password_sign_in_is_unaffected(app):
     make_user(app)
     assert password_login(client_from(app, OWNER), password=PASSWORD).status_code == 302
+
+
+def test_the_per_number_sms_share_is_off_with_the_built_in_limits(make_app):
+    app = make_app(PASSWORDLESS_SMS_DAILY_LIMIT_PER_NUMBER=1, PASSWORDLESS_LIMITER_ENABLED=False)
+    make_user(app, phone=PHONE)
+    client = client_from(app, OWNER)
+    for _ in range(2):
+        ask_sms(client)
+    assert len(texts_to(app, PHONE)) == 2
