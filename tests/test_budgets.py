@@ -43,7 +43,7 @@ def ask_reset(client, email="alice@example.com"):
 
 def reset_link_works(app, token, client=None):
     client = client or app.test_client()
-    page = client.get(f"/auth/reset/confirm?token={token}")
+    page = client.get(f"/auth/reset/confirm?token={token}", follow_redirects=True)
     if page.status_code != 200:
         return False
     csrf = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page.get_data(True))
