@@ -95,7 +95,7 @@ def send_second_factor(user: Any, first: str, channel: str, next_url: str | None
         started = earlier.get("at", started)  # and the five minutes do not restart
     # Codes of the second step live in one browser's session: a sign-in started
     # elsewhere (even by someone who knows the password) must not void this one.
-    issued = store.issue(PURPOSE, to, link=False, retire_older=False)
+    issued = store.issue(PURPOSE, to, link=False)
     minutes = setting("TOKEN_MAX_AGE") // 60
     if channel == "sms":
         message = render_sms("two_factor", to, code=issued.code, minutes=minutes)

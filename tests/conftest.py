@@ -160,3 +160,10 @@ def confirm_link(client, token: str):
 
 def signed_in_as(client) -> str:
     return re.search(r"signed in: (\S+)</p>", client.get("/").get_data(as_text=True)).group(1)
+
+
+def client_from(app, address: str):
+    """A test client whose requests come from ``address`` (REMOTE_ADDR)."""
+    client = app.test_client()
+    client.environ_base["REMOTE_ADDR"] = address
+    return client
