@@ -140,10 +140,27 @@ SETTINGS: dict[str, tuple[Any, str]] = {
         "timing reveals nothing).",
     ),
     "LIMITER_ENABLED": (True, "Apply the built-in rate limits."),
-    "LIMIT_SEND_PER_IP": ("20/minute;200/day", "Sign-in emails requested from one IP."),
+    "LIMIT_SEND_PER_IP": (
+        "20/minute;200/day",
+        "Emails and texts requested from one IP (an IPv6 client: its IPV6_CLIENT_PREFIX).",
+    ),
     "LIMIT_SEND_PER_IDENTIFIER": (
         "3/minute;20/day",
-        "Sign-in emails requested for one address.",
+        "Messages of one flow (sign-in, reset, SMS sign-in, phone check, second step) "
+        "requested for one address or number from one client network.",
+    ),
+    "LIMIT_SEND_PER_IDENTIFIER_TOTAL": (
+        "10/minute;100/day",
+        "The same from all client networks together: what many networks can send to one "
+        "inbox or phone.",
+    ),
+    "CLIENT_NETWORK_PREFIXES": (
+        (24, 48),
+        "IPv4 and IPv6 prefix lengths of one client network, for the per-identifier budgets.",
+    ),
+    "IPV6_CLIENT_PREFIX": (
+        64,
+        "Prefix length that makes one IPv6 client for the per-IP limits (a subscriber's /64).",
     ),
     "LIMIT_CHECK_PER_IP": ("30/minute", "Codes, links and passwords checked from one IP."),
     "LIMIT_FAILED_CHECKS_PER_IDENTIFIER": (
@@ -159,6 +176,11 @@ SETTINGS: dict[str, tuple[Any, str]] = {
     ),
     "LOCKOUT_RESET_AFTER": (86400, "Seconds without a failure after which the count restarts."),
     "SMS_DAILY_LIMIT": (None, "Most texts sent per day by the whole app (None: no cap)."),
+    "SMS_DAILY_LIMIT_PER_NUMBER": (
+        10,
+        "Most texts per day to one number asked for from one client network, counted "
+        "before SMS_DAILY_LIMIT (None: no cap; off with LIMITER_ENABLED).",
+    ),
 }
 
 

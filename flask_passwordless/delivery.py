@@ -15,12 +15,12 @@ from typing import Any
 from urllib.parse import SplitResult, urlsplit
 
 import click
-from flask import Flask, current_app
+from flask import Flask, current_app, has_request_context
 from limits import parse as parse_limit
 
 from .config import setting
 from .errors import DeliveryFailed
-from .limits import count_use
+from .limits import client_network, count_use, limits_on
 from .sms import send_with_twilio
 from .state import state
 
@@ -164,9 +164,10 @@ def send(message: Message, *, background: bool | None = None) -> None:
         if background:
             return  # the page must look the same whether or not a message went out
         raise DeliveryFailed(detail="link off the configured origin")
-    if message.channel == "sms" and not _within_daily_sms_cap():
+    over_cap = _over_daily_sms_cap(message.to) if message.channel == "sms" else None
+    if over_cap:
         log.warning(
-            "passwordless: PASSWORDLESS_SMS_DAILY_LIMIT reached; %r not sent", message.template
+            "passwordless: PASSWORDLESS_%s reached; %r not sent", over_cap, message.template
         )
         if background:
             return  # the page must look the same whether or not a text went out
@@ -182,13 +183,26 @@ def send(message: Message, *, background: bool | None = None) -> None:
         _deliver(app, message, deferred=False)
 
 
-def _within_daily_sms_cap() -> bool:
-    """Count one text against PASSWORDLESS_SMS_DAILY_LIMIT, in the limiter's storage
-    (so every process shares it); False once the day's budget is spent."""
+def _over_daily_sms_cap(to: str) -> str | None:
+    """Count one text against the day's caps, in the limiter's storage (so every
+    process shares them); the name of the cap that refused it, or None.
+
+    The number's share (per client network) is spent first and a text it refuses
+    touches nothing else: texts to one number, the attacker's own or one they only
+    know, cannot spend the whole app's cap, nor the share of its owner's network.
+    The share is one of the built-in limits (off with them); the app's cap, a
+    bill's bound, always holds.
+    """
+    per_number = setting("SMS_DAILY_LIMIT_PER_NUMBER")
+    if per_number and limits_on():
+        network = client_network() if has_request_context() else "no-request"
+        limit = parse_limit(f"{int(per_number)}/day")
+        if not count_use(limit, "passwordless-sms-daily-number", to, network):
+            return "SMS_DAILY_LIMIT_PER_NUMBER"
     cap = setting("SMS_DAILY_LIMIT")
-    if not cap:
-        return True
-    return count_use(parse_limit(f"{int(cap)}/day"), "passwordless-sms-daily")
+    if cap and not count_use(parse_limit(f"{int(cap)}/day"), "passwordless-sms-daily"):
+        return "SMS_DAILY_LIMIT"
+    return None
 
 
 def _deliver(app: Flask, message: Message, *, deferred: bool) -> None:

@@ -72,6 +72,19 @@ class TooManyMessages(PasswordlessError):
     message = "We have sent you several codes already. Wait a few minutes, then try again."
 
 
+class RateLimited(PasswordlessError):
+    """A send budget is spent; rendered as the 429 page with ``retry_after`` seconds."""
+
+    status = 429
+    title = "Too many attempts"
+    message = "That was a lot of attempts in a short time. Please wait and try again."
+
+    def __init__(self, retry_after: int, limit: str = "") -> None:
+        super().__init__()
+        self.retry_after = retry_after
+        self.limit = limit
+
+
 class DeliveryFailed(PasswordlessError):
     """The mail or SMS backend refused the message; ``detail`` is for the log only."""
 

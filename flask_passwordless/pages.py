@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import logging
-import math
-import time
 from contextlib import suppress
 from typing import Any
 
@@ -14,7 +12,8 @@ from flask_wtf.csrf import CSRFError
 
 from .config import setting
 from .delivery import site_name
-from .errors import DatabaseUnavailable, FormExpired, PasswordlessError
+from .errors import DatabaseUnavailable, FormExpired, PasswordlessError, RateLimited
+from .limits import retry_after
 from .signals import emit, rate_limited
 from .state import state
 
@@ -92,11 +91,13 @@ def handle_csrf_error(_error: CSRFError) -> Any:
 
 
 def handle_rate_limited(error: Any) -> Any:
-    """429 with a page that says when to try again, and Retry-After."""
-    limiter = state().limiter
-    current = limiter.current_limit
-    wait = max(1, math.ceil(current.reset_at - time.time())) if current else 60
-    emit(rate_limited, limit=str(getattr(error, "limit", "")), endpoint=request.endpoint)
+    """429 with a page that says when to try again, and Retry-After: the real wait,
+    the longest of the spent windows (a spent day is not "try again in a minute")."""
+    if isinstance(error, RateLimited):  # one of our send budgets
+        wait, limit = error.retry_after, error.limit
+    else:  # Flask-Limiter's RateLimitExceeded
+        wait, limit = retry_after(error.limit), str(error.limit.limit)
+    emit(rate_limited, limit=limit, endpoint=request.endpoint)
     response = render_page("rate_limited.html", 429, retry_after=wait)
     response.headers["Retry-After"] = str(wait)
     return response

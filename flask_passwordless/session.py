@@ -21,6 +21,7 @@ PENDING = "_passwordless_pending"
 PARTIAL = "_passwordless_partial"  # half signed in: first factor passed, second pending
 LINKS = "_passwordless_links"  # link tokens moved out of their URLs, by purpose
 MAX_TOKEN_LENGTH = 100  # a real one has 43 characters; longer ones are not worth a cookie
+LINK_REQUEST = "_passwordless_link_request"  # a link asked for without a code page (reset)
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -122,6 +123,22 @@ def forget_link_token(purpose: str) -> None:
     kept = session.get(LINKS)
     if isinstance(kept, dict) and purpose in kept:
         session[LINKS] = {key: value for key, value in kept.items() if key != purpose}
+
+
+def remember_link_request(secret_id: int, purpose: str) -> None:
+    """Remember, in this browser only, the link it asked for that has no code page (a
+    reset), so that asking again here replaces it (see previous_secret)."""
+    session[LINK_REQUEST] = {"id": secret_id, "purpose": purpose}
+
+
+def previous_secret(purpose: str) -> int | None:
+    """The secret this browser asked for last for ``purpose``: the only one a new
+    request from here may retire (another browser asking never retires it)."""
+    for record in (session.get(PENDING), session.get(LINK_REQUEST)):
+        if isinstance(record, dict) and record.get("purpose") == purpose:
+            found = record.get("id")
+            return found if isinstance(found, int) else None
+    return None
 
 
 def auth_record() -> AuthRecord | None:

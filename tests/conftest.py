@@ -181,3 +181,10 @@ def racing_app(make_app):
     """An app for races: no rate limits (only the database decides), and a pooled
     connection for every racer, so none waits for another to give one back."""
     return make_app(PASSWORDLESS_LIMITER_ENABLED=False, SQLALCHEMY_ENGINE_OPTIONS={"pool_size": 24})
+
+
+def client_from(app, address: str):
+    """A test client whose requests come from ``address`` (REMOTE_ADDR)."""
+    client = app.test_client()
+    client.environ_base["REMOTE_ADDR"] = address
+    return client

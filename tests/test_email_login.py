@@ -155,7 +155,9 @@ def test_link_still_works_just_before_expiry(app, client, clock, user, outbox):
     assert confirm_link(app.test_client(), token_in(outbox[0])).status_code == 302
 
 
-def test_new_request_retires_the_old_link_and_code(app, client, user, outbox):
+def test_asking_again_in_the_same_browser_retires_its_old_link_and_code(app, client, user, outbox):
+    """Only this browser asking again retires its secret; another browser's request
+    never does (tests/test_budgets.py)."""
     request_login(client, "alice@example.com")
     request_login(client, "alice@example.com")
     old, new = outbox

@@ -102,7 +102,7 @@ def test_reset_link_expires_after_an_hour(app, client, clock):
     assert set_password(client, reset_token(app)).status_code == 400
 
 
-def test_new_reset_request_kills_the_older_link(app, client):
+def test_a_new_reset_request_from_the_same_browser_kills_its_older_link(app, client):
     make_user(app)
     ask_reset(client)
     old = reset_token(app)

@@ -48,10 +48,10 @@ class SentCodeType(AuthenticatorType):
         if not spend("LIMIT_SEND_PER_IDENTIFIER", step.identifier):
             raise TooManyMessages()
         store = state().secrets
-        if step.id is not None:
-            store.discard(step.id)  # a resend: this browser's previous code dies
-            step.id = None
-        issued = store.issue(PURPOSE, to, link=False, retire_older=False)
+        # A resend: this browser's previous code dies (and only it: a sign-in started
+        # elsewhere never voids this one).
+        issued = store.issue(PURPOSE, to, link=False, replaces=step.id)
+        step.id = None
         try:
             send(self.message(to, issued.code, setting("TOKEN_MAX_AGE") // 60), background=False)
         except Exception:

@@ -25,6 +25,7 @@ from ..session import (
     forget_link_token,
     keep_link_token,
     kept_link_token,
+    previous_secret,
     safe_next,
 )
 from ..signals import emit
@@ -36,7 +37,9 @@ PURPOSE = "login"
 
 
 def register(bp: Blueprint, limits: Limits) -> None:
-    bp.add_url_rule("/login", view_func=limits.sends("email")(login), methods=["GET", "POST"])
+    bp.add_url_rule(
+        "/login", view_func=limits.sends("email", "login")(login), methods=["GET", "POST"]
+    )
     bp.add_url_rule("/login/link", view_func=limits.checks(login_link), methods=["GET"])
     bp.add_url_rule(
         "/login/link",
@@ -62,7 +65,9 @@ def start(email: str, next_url: str | None) -> None:
     nor the work done before it tells whether an account exists.
     """
     user = state().adapter.find_by_email(email)
-    issued = state().secrets.issue(PURPOSE, email, next_url=next_url)
+    issued = state().secrets.issue(
+        PURPOSE, email, next_url=next_url, replaces=previous_secret(PURPOSE)
+    )
     expect_code(issued.id, PURPOSE, email, email)
     # Messages always go out in the background: an inline send (slow, or failing
     # with a 503) would tell a known address from an unknown one.

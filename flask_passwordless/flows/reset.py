@@ -19,7 +19,13 @@ from ..forms import EmailForm, NewPasswordForm
 from ..limits import Limits
 from ..pages import render_page
 from ..passwords import hash_password
-from ..session import forget_link_token, keep_link_token, kept_link_token
+from ..session import (
+    forget_link_token,
+    keep_link_token,
+    kept_link_token,
+    previous_secret,
+    remember_link_request,
+)
 from ..signals import emit
 from ..signin import first_factor_passed, second_factor_required
 from ..state import state
@@ -31,7 +37,7 @@ PURPOSE = "reset"
 def register(bp: Blueprint, limits: Limits) -> None:
     bp.add_url_rule(
         "/reset",
-        view_func=password_enabled(limits.sends("email")(reset)),
+        view_func=password_enabled(limits.sends("email", "reset")(reset)),
         methods=["GET", "POST"],
     )
     bp.add_url_rule(
@@ -47,7 +53,10 @@ def reset() -> Any:
     if form.validate_on_submit():
         email = form.normalised_email
         user = state().adapter.find_by_email(email)
-        issued = state().secrets.issue(PURPOSE, email, max_age=setting("RESET_MAX_AGE"))
+        issued = state().secrets.issue(
+            PURPOSE, email, max_age=setting("RESET_MAX_AGE"), replaces=previous_secret(PURPOSE)
+        )
+        remember_link_request(issued.id, PURPOSE)
         if user is not None:
             link = external_url(".reset_confirm", token=issued.token)
             minutes = setting("RESET_MAX_AGE") // 60
