@@ -197,10 +197,6 @@ class ChangePasswordForm(NewPasswordForm):
     )
 
 
-class TwoFactorForm(CodeForm):
-    remember = BooleanField("Remember this device", widget=CheckboxInput())
-
-
 class StepForm(Form):
     """The second step (or confirm-it-is-you) for one authenticator type: a code,
     a longer text (recovery code) or a password, whichever the type asks for."""

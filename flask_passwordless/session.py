@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import asdict, dataclass
 from datetime import timedelta
 from functools import wraps
 from typing import Any, TypeVar
@@ -75,24 +76,36 @@ def retire_secrets(user: Any) -> None:
     state().secrets.retire_identifiers([email, phone] if phone else [email])
 
 
+@dataclass(frozen=True)
+class ExpectedCode:
+    """The secret a code typed in this browser is checked against. ``to`` is for
+    the page; ``identifier`` (email, E.164, or an account's check key) for the
+    lockout and the failed-check limit."""
+
+    id: int
+    purpose: str
+    to: str
+    identifier: str
+
+
 def expect_code(secret_id: int, purpose: str, sent_to: str, identifier: str) -> None:
-    """Remember, in this browser only, which secret a typed code is checked against.
-
-    ``sent_to`` is for the page; ``identifier`` (email or E.164) for the lockout.
-    """
-    session[PENDING] = {
-        "id": secret_id,
-        "purpose": purpose,
-        "to": sent_to,
-        "identifier": identifier,
-    }
+    """Remember, in this browser only, which secret a typed code is checked against."""
+    session[PENDING] = asdict(ExpectedCode(secret_id, purpose, sent_to, identifier))
 
 
-def pending_code(*purposes: str) -> dict[str, Any] | None:
-    pending = session.get(PENDING)
-    if isinstance(pending, dict) and pending.get("purpose") in purposes:
-        return pending
-    return None
+def pending_code(*purposes: str) -> ExpectedCode | None:
+    """This browser's expected code, if it is one of ``purposes`` and well formed
+    (the one loader of the record: a cookie from an older release, or a forged one,
+    reads as nothing)."""
+    raw = session.get(PENDING)
+    if not isinstance(raw, dict) or raw.get("purpose") not in purposes:
+        return None
+    found = ExpectedCode(**{k: raw.get(k) for k in ("id", "purpose", "to", "identifier")})
+    if not isinstance(found.id, int) or isinstance(found.id, bool):
+        return None
+    if not (isinstance(found.to, str) and isinstance(found.identifier, str)):
+        return None
+    return found
 
 
 def keep_link_token(purpose: str) -> Any:

@@ -110,7 +110,7 @@ def verify_phone() -> Any:
     return render_page(
         "code.html",
         form=form,
-        sent_to=pending["to"],
+        sent_to=pending.to,
         channel="sms",
         action=url_for(".verify_phone"),
     )

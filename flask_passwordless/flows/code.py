@@ -16,7 +16,7 @@ from ..failures import failures
 from ..forms import CodeForm
 from ..limits import Limits
 from ..pages import render_page
-from ..session import PENDING, pending_code
+from ..session import PENDING, ExpectedCode, pending_code
 from ..signals import emit
 from ..state import state
 from ..tokens import Redeemed
@@ -43,40 +43,31 @@ def login_code() -> Any:
         redeemed = check_code(form, pending)
         if redeemed is not None:
             return FINISH[redeemed.purpose](redeemed)
-    channel = "sms" if pending["purpose"] == sms_login.PURPOSE else "email"
-    return render_page("code.html", form=form, sent_to=pending.get("to"), channel=channel)
+    channel = "sms" if pending.purpose == sms_login.PURPOSE else "email"
+    return render_page("code.html", form=form, sent_to=pending.to, channel=channel)
 
 
-def check_code(
-    form: CodeForm, pending: dict[str, Any], *, forget: str | None = PENDING, forgive: bool = True
-) -> Redeemed | None:
+def check_code(form: CodeForm, pending: ExpectedCode) -> Redeemed | None:
     """Use the pending secret if the code is right; a wrong one becomes a field error.
 
-    A dead secret raises, for the error page, after dropping the session key
-    ``forget`` (the caller's record of what it waits for). A success clears
-    the identifier's failure count unless ``forgive`` is off (the second
-    step clears its own count only once the user is signed in).
+    A dead secret raises, for the error page, after this browser forgets it. A
+    success clears the identifier's failure count.
     """
-    identifier = pending.get("identifier")
+    identifier = pending.identifier
     failures().check_allowed(identifier)
     try:
-        redeemed = state().secrets.redeem_code(
-            pending.get("id"), form.code.data, pending["purpose"]
-        )
+        redeemed = state().secrets.redeem_code(pending.id, form.code.data, pending.purpose)
     except CodeWrong as wrong:
         failures().record(identifier)
         emit(signals.login_failed, identifier=identifier, reason="wrong-code")
         if wrong.remaining:
             form.code.errors = [wrong.message]
             return None
-        if forget:
-            session.pop(forget, None)
+        session.pop(PENDING, None)
         raise SecretInvalid() from None
     except SecretInvalid:
-        if forget:
-            session.pop(forget, None)
+        session.pop(PENDING, None)
         emit(signals.login_failed, identifier=identifier, reason="dead-code")
         raise
-    if forgive:
-        failures().forgive(identifier)
+    failures().forgive(identifier)
     return redeemed
