@@ -47,6 +47,14 @@ class PasswordlessState:
     outbox: list[Message] = field(default_factory=list)
     dispatcher: Dispatcher = field(default_factory=Dispatcher)
     clock: Callable[[], datetime] = utcnow
+    # Made on first use, by the module named (so an app that never texts never
+    # imports twilio, and a counter is born in the process that uses it):
+    #: Twilio's client (``sms``).
+    twilio: Any = None
+    #: Our counter on RATELIMIT_STORAGE_URI while Flask-Limiter is off (``limits``).
+    own_counter: Any = None
+    #: The in-memory counter used while that storage is unreachable (``limits``).
+    memory_limiter: Any = None
 
 
 class Passwordless:

@@ -216,7 +216,7 @@ def count_use(limit: RateLimitItem, *keys: str) -> bool:
     except (StorageError, counter.storage.base_exceptions):
         log.warning("passwordless: rate limit storage unreachable; counting in memory meanwhile")
         with _lock:
-            if getattr(current, "memory_limiter", None) is None:
+            if current.memory_limiter is None:
                 current.memory_limiter = FixedWindowRateLimiter(MemoryStorage())
         return current.memory_limiter.hit(limit, *keys)
 
@@ -228,7 +228,7 @@ def _counter(current: Any) -> RateLimiter:
     if current.limiter.enabled:
         return current.limiter.limiter
     with _lock:
-        if getattr(current, "own_counter", None) is None:
+        if current.own_counter is None:
             config = current_app.config
             storage = storage_from_string(
                 config.get("RATELIMIT_STORAGE_URI") or "memory://",

@@ -30,7 +30,7 @@ def twilio_client() -> Any:
     """The app's Twilio client, created once and reused by every send."""
     current = state()
     with _lock:
-        if getattr(current, "twilio", None) is None:
+        if current.twilio is None:
             from twilio.http.http_client import TwilioHttpClient
             from twilio.rest import Client
 
