@@ -97,3 +97,43 @@ def test_magic_link_costs_one_read_then_four_statements(app, client, user, outbo
     assert done.status_code == 302
     # The row, consume it, clear the identifier's failures, the account.
     assert len(seen) == 4, seen
+
+
+def test_password_and_app_sign_in_reads_the_authenticators_once_per_request(make_app, clock):
+    """The second step asks every type whether the user has it: one read of the
+    user's authenticators per request, not one per type."""
+    from test_authenticators import add_app, app_code
+
+    from factors import make_user, password_login
+
+    app = make_app()
+    make_user(app)
+    client = app.test_client()
+    password_login(client)
+    secret, _ = add_app(client, clock)
+    client.post("/auth/logout", data={"csrf_token": csrf_token(client)})
+    token = csrf_token(client, "/auth/login/password")
+    data = {"email": "alice@example.com", "password": "correct horse battery staple"}
+    counts = {}
+    with statements(app) as seen:
+        client.post("/auth/login/password", data={**data, "csrf_token": token})
+    counts["password"] = seen[:]
+    with statements(app) as seen:
+        page = client.get("/auth/two-factor")
+    counts["step page"] = seen[:]
+    clock.advance(seconds=30)
+    token = CSRF_FIELD.search(page.get_data(as_text=True)).group(1)
+    with statements(app) as seen:
+        done = client.post(
+            "/auth/two-factor", data={"code": app_code(secret, clock), "csrf_token": token}
+        )
+    counts["check"] = seen[:]
+    assert done.status_code == 302
+    for step, seen in counts.items():
+        reads = [s for s in seen if s.startswith("SELECT") and "passwordless_authenticator" in s]
+        assert len(reads) == 1, (step, seen)
+    assert {step: len(seen) for step, seen in counts.items()} == {
+        "password": 3,
+        "step page": 2,
+        "check": 5,
+    }

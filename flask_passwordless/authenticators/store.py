@@ -13,7 +13,11 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
+from flask import g
 from sqlalchemy.engine import Row
+
+#: Where ``of_user`` keeps this request's rows.
+_CACHE = "_passwordless_authenticators"
 
 
 def _is_id(value: Any) -> bool:
@@ -35,7 +39,6 @@ class Authenticators:
         of_type = t.c.type == sa.bindparam("of_type")
         self._insert = sa.insert(t).returning(t.c.id)
         self._of_user = sa.select(t).where(owner).order_by(t.c.id)
-        self._of_user_type = sa.select(t).where(owner, of_type).order_by(t.c.id)
         self._get = sa.select(t).where(this, owner)
         self._remove = sa.delete(t).where(this, owner)
         self._remove_type = sa.delete(t).where(owner, of_type)
@@ -57,6 +60,7 @@ class Authenticators:
 
     def _write(self, statement: Any, **params: Any) -> int:
         """Run one write and commit; the rows it changed."""
+        g.pop(_CACHE, None)
         count = self._run(statement, **params).rowcount
         self.db.session.commit()
         return count
@@ -86,6 +90,7 @@ class Authenticators:
         the step that confirmed it, so that code cannot sign in afterwards."""
         row = self._row(user_key, type, data, name, now, counter)
         new_id = self._run(self._insert, **row).scalar_one()
+        g.pop(_CACHE, None)
         self.db.session.commit()
         return new_id
 
@@ -94,6 +99,7 @@ class Authenticators:
     ) -> list[int]:
         """Remove the user's rows of one type and add new ones, in one transaction:
         nobody ever sees a moment with both sets, or with neither."""
+        g.pop(_CACHE, None)
         self._run(self._remove_type, owner=user_key, of_type=type)
         ids = [
             self._run(self._insert, **self._row(user_key, type, data, "", now, None)).scalar_one()
@@ -103,10 +109,18 @@ class Authenticators:
         return ids
 
     def of_user(self, user_key: str, type: str | None = None) -> list[Row]:
-        """The user's authenticators (of one type, when given), oldest first."""
-        if type is None:
-            return list(self._run(self._of_user, owner=user_key))
-        return list(self._run(self._of_user_type, owner=user_key, of_type=type))
+        """The user's authenticators (of one type, when given), oldest first.
+
+        Read once per request and kept on ``g`` until the next write: the second
+        step asks every type whether the user has it, and which was used last.
+        A check never trusts these rows to decide a use: the conditional UPDATE
+        does (``advance_counter``, ``use_once``).
+        """
+        cache = g.setdefault(_CACHE, {})
+        rows = cache.get(user_key)
+        if rows is None:
+            rows = cache[user_key] = list(self._run(self._of_user, owner=user_key))
+        return [row for row in rows if type is None or row.type == type]
 
     def get(self, user_key: str, authenticator_id: Any) -> Row | None:
         """One of the user's own authenticators; another user's id finds nothing."""
