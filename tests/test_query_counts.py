@@ -102,9 +102,8 @@ def test_magic_link_costs_one_read_then_four_statements(app, client, user, outbo
 def test_password_and_app_sign_in_reads_the_authenticators_once_per_request(make_app, clock):
     """The second step asks every type whether the user has it: one read of the
     user's authenticators per request, not one per type."""
-    from test_authenticators import add_app, app_code
-
     from factors import make_user, password_login
+    from test_authenticators import add_app, app_code
 
     app = make_app()
     make_user(app)
