@@ -6,6 +6,12 @@
 * ``fst``: the same host with Flask-Security-Too 5.9 (``auth_required``,
   unified sign-in with the email method first).
 
+For the password + authenticator-app sign-in, ``make_ours(totp=True)`` and
+``make_fst(totp=True)`` build a second app of each kind on the same database,
+so the apps the other flows measure keep their configuration: ours with
+password sign-in on, FST with its two-factor "authenticator" method. Both hash
+passwords the same way there (PBKDF2-SHA256, 1,000 rounds): see ``TOTP_NOTE``.
+
 Every app serves ``/private`` (protected, returns the same short text) and
 ``/hello`` (unprotected, the cost of Flask and the test client alone).
 Each kind has its own ``SQLAlchemy`` object, so each has its own tables.
@@ -17,7 +23,7 @@ import json
 import logging
 import os
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -55,8 +61,36 @@ class OursUser(ours_db.Model, PasswordlessUserMixin):
     id: Mapped[int] = mapped_column(sa.Integer, primary_key=True)
 
 
+#: The password of the users who sign in with a password and an authenticator app.
+TOTP_PASSWORD = "bench-password-7Lq2"
+#: One password hash for both libraries in the TOTP flow: PBKDF2-HMAC-SHA256 at
+#: 1,000 rounds (Werkzeug's and passlib's names for it). Their defaults (our
+#: scrypt, FST's argon2) differ in cost by design; the bench times them apart.
+OURS_TOTP_HASH = "pbkdf2:sha256:1000"
+FST_TOTP_HASH = {
+    "SECURITY_PASSWORD_HASH": "pbkdf2_sha256",
+    "SECURITY_PASSWORD_HASH_PASSLIB_OPTIONS": {"pbkdf2_sha256__rounds": 1000},
+}
+
+
 def utcnow() -> datetime:
     return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+class SteppingClock:
+    """Our extension's clock in the TOTP app: it moves one TOTP time step (30 s)
+    per sign-in (``tick``), so every sign-in types the code of a fresh step (a
+    step is accepted once per app), and stands still within a sign-in."""
+
+    def __init__(self, start: datetime | None = None) -> None:
+        self.at = start or utcnow()
+
+    def __call__(self) -> datetime:
+        return self.at
+
+    def tick(self) -> datetime:
+        self.at += timedelta(seconds=30)
+        return self.at
 
 
 def _flask(name: str, database_url: str, schema: str | None) -> Flask:
@@ -113,11 +147,13 @@ def make_ours(
     schema: str | None = None,
     mail_backend: str | Callable[[Any], None] = "memory",
     limits: bool = False,
+    totp: bool = False,
 ) -> Flask:
     """Our rate limits off unless ``limits``: every bench sign-in comes from one IP,
     many times a minute, and FST has no limits to compare with. Off from the start,
     the Limiter the extension creates is off too. ``limits=True`` is the default
-    deployment, whose Flask-Limiter hooks run on every request of the app."""
+    deployment, whose Flask-Limiter hooks run on every request of the app.
+    ``totp=True``: password sign-in on, and the clock a ``SteppingClock``."""
     app = _flask("ours", database_url, schema)
     app.config.update(
         PASSWORDLESS_BASE_URL=BASE_URL,
@@ -128,6 +164,10 @@ def make_ours(
         MAIL_DEFAULT_SENDER="noreply@bench.example",
         RATELIMIT_STORAGE_URI="memory://",
     )
+    if totp:
+        app.config.update(
+            PASSWORDLESS_PASSWORD_LOGIN=True, PASSWORDLESS_PASSWORD_HASH=OURS_TOTP_HASH
+        )
     ours_db.init_app(app)
     # Quiet only the start-up advice (cookie flags, https, limiter storage), which is
     # about deployments, not the bench; logging stays as it was for the requests.
@@ -138,6 +178,8 @@ def make_ours(
         Passwordless().init_app(app, db=ours_db, user_model=OursUser)
     finally:
         advice.setLevel(level)
+    if totp:
+        app.extensions["passwordless"].clock = SteppingClock()
 
     @app.get("/private")
     @auth_required
@@ -187,9 +229,12 @@ def make_fst(
     database_url: str,
     schema: str | None = None,
     outbox: Callable[[dict[str, Any]], None] | None = None,
+    totp: bool = False,
 ) -> Flask:
     """Flask-Security-Too with unified sign-in, email method first, CSRF on (its forms
-    are FlaskForms). Emails go to ``outbox`` (a callable) instead of SMTP."""
+    are FlaskForms). Emails go to ``outbox`` (a callable) instead of SMTP.
+    ``totp=True``: its two-factor sign-in with the authenticator method, for users
+    with ``tf_primary_method = "authenticator"`` (others sign in as before)."""
     from flask_security import Security, SQLAlchemyUserDatastore
     from flask_security import auth_required as fst_auth_required
     from flask_security.mail_util import MailUtil
@@ -207,6 +252,12 @@ def make_fst(
         SECURITY_EMAIL_SENDER="noreply@bench.example",
         SERVER_NAME=None,
     )
+    if totp:
+        app.config.update(
+            SECURITY_TWO_FACTOR=True,
+            SECURITY_TWO_FACTOR_ENABLED_METHODS=["authenticator"],
+            **FST_TOTP_HASH,
+        )
     sent: list[dict[str, Any]] = []
     deliver = outbox or sent.append
 
@@ -248,6 +299,48 @@ def make_app(kind: str, database_url: str, schema: str | None = None, **kwargs: 
     return {"bare": make_bare, "ours": make_ours, "fst": make_fst}[kind](
         database_url, schema, **kwargs
     )
+
+
+def ours_totp_data(app: Flask, secret: str, user_key: str) -> dict[str, Any]:
+    """An authenticator row's data as our enrolment stores it (the secret sealed)."""
+    from flask_passwordless.authenticators import totp
+
+    with app.app_context():
+        return totp.data_for(secret, user_key)
+
+
+def ours_totp_secret(app: Flask, data: dict[str, Any], user_key: str) -> str:
+    """The secret in a stored row, opened as our check opens it: what the phone holds."""
+    from flask_passwordless.authenticators import sealing
+
+    with app.app_context():
+        return sealing.open_sealed(data["secret"], user_key)
+
+
+def ours_totp_code(app: Flask, secret: str) -> str:
+    """The code an app shows at our extension's clock (RFC 6238, 6 digits, 30 s)."""
+    import pyotp
+
+    now = app.extensions["passwordless"].clock().replace(tzinfo=timezone.utc)
+    return pyotp.TOTP(secret).at(now)
+
+
+def fst_totp_user_values(app: Flask) -> tuple[str, Callable[[], str]]:
+    """FST's own helpers: a password hash for TOTP_PASSWORD (``app`` built with
+    ``totp=True``), and a maker of fresh (encrypted) authenticator secrets, as
+    its tf-setup makes them."""
+    from flask_security.utils import hash_password
+
+    with app.app_context():
+        password = hash_password(TOTP_PASSWORD)
+    factory = app.extensions["security"].totp_factory
+    return password, factory.generate_totp_secret
+
+
+def fst_totp_code(app: Flask, totp_secret: str) -> str:
+    """The code an app shows now, from FST's own helper (passlib, the real clock)."""
+    with app.app_context():
+        return app.extensions["security"].totp_factory.generate_totp_password(totp_secret)
 
 
 def fst_email_secret(app: Flask) -> str:

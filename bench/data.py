@@ -30,7 +30,7 @@ from flask import Flask
 
 from . import apps
 
-SEED_VERSION = "3"
+SEED_VERSION = "4"
 CHUNK = 20_000
 DOMAIN = "bench.example"
 CACHE_DIR = Path(tempfile.gettempdir()) / "flask-passwordless-bench"
@@ -45,6 +45,13 @@ def pool_ids(size: int, pool: int) -> list[int]:
     """User ids that sign in during the bench, spread over the whole table."""
     pool = min(pool, size)
     return [1 + (k * size) // pool for k in range(pool)]
+
+
+def totp_ids(size: int) -> list[int]:
+    """The users who sign in with a password and an authenticator app: each the
+    one after an email-flow user, so the email flows' users stay as they were
+    (FST would ask an email sign-in of a two-factor user for the second step)."""
+    return [i + 1 for i in pool_ids(size, POOL) if i + 1 <= size]
 
 
 @dataclass
@@ -202,6 +209,7 @@ def _fill(app: Flask, kind: str, size: int, sqlite: bool) -> None:
         finally:
             raw.close()
         _setup_pool(app, kind, size)
+        _setup_totp(app, kind, size)
         db.session.remove()
         db.engine.dispose()
 
@@ -244,6 +252,54 @@ def _setup_pool(app: Flask, kind: str, size: int) -> None:
             .where(user.id == user_id)
             .values(us_totp_secrets=apps.fst_email_secret(app))
         )
+    db.session.commit()
+
+
+def _setup_totp(app: Flask, kind: str, size: int) -> None:
+    """The TOTP users: a password, two-step on and an authenticator app each, made
+    with each library's own helpers. Only they get one, so the authenticator
+    table holds ``POOL`` rows at every size (a lookup by its indexed user key)."""
+    bench = app.extensions["bench"]
+    db, user = bench["db"], bench["user"]
+    ids = totp_ids(size)
+    if kind == "ours":
+        from werkzeug.security import generate_password_hash
+
+        from flask_passwordless.authenticators import totp
+
+        password = generate_password_hash(apps.TOTP_PASSWORD, method=apps.OURS_TOTP_HASH)
+        db.session.execute(
+            sa.update(user)
+            .where(user.id.in_(ids))
+            .values(password_hash=password, two_factor_enabled=True)
+        )
+        table = db.metadata.tables["passwordless_authenticator"]
+        now = apps.utcnow()
+        rows = [
+            {
+                "user_key": str(i),
+                "type": totp.TYPE,
+                "name": "Bench phone",
+                "data": apps.ours_totp_data(app, totp.new_secret(), str(i)),
+                "counter": None,
+                "created_at": now,
+                "last_used_at": None,
+            }
+            for i in ids
+        ]
+        db.session.execute(sa.insert(table), rows)
+    elif kind == "fst":
+        password, new_secret = apps.fst_totp_user_values(apps.make_fst("sqlite://", totp=True))
+        for i in ids:
+            db.session.execute(
+                sa.update(user)
+                .where(user.id == i)
+                .values(
+                    password=password,
+                    tf_primary_method="authenticator",
+                    tf_totp_secret=new_secret(),
+                )
+            )
     db.session.commit()
 
 

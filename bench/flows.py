@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
 
-from . import data
+from . import apps, data
 
 CSRF = re.compile(r'name="csrf_token"[^>]*?value="([^"]+)"')
 OUR_CODE = re.compile(r"^(\d{6,10})$", re.M)
@@ -203,9 +203,68 @@ def fst_magic_link(app: Flask, client: FlaskClient, email: str, rec: Recorder) -
     rec.end()
 
 
+# -- password + authenticator app (TOTP) ---------------------------------------------
+#
+# The phone's part (reading the secret, computing the code) happens before the
+# sign-in's clock starts: a person reads the code off the app, then types.
+
+
+def ours_password_totp(app: Flask, client: FlaskClient, email: str, rec: Recorder) -> None:
+    app.extensions["passwordless"].clock.tick()  # a fresh time step for this sign-in
+    code = apps.ours_totp_code(app, app.extensions["bench"]["totp_secrets"][email])
+    rec.begin()
+    page = rec.step("GET sign-in page", lambda: client.get("/auth/login/password"))
+    csrf = csrf_of(expect(page, 200, "ours GET /auth/login/password"), "ours password page")
+    data = {"email": email, "password": apps.TOTP_PASSWORD, "csrf_token": csrf}
+    response = rec.step("POST password", lambda: client.post("/auth/login/password", data=data))
+    if location(expect(response, 302, "ours POST password")) != "/auth/two-factor":
+        raise BenchError(f"ours: password sent to {location(response)}, not the second step")
+    page = rec.step("GET code page", lambda: client.get("/auth/two-factor"))
+    csrf = csrf_of(expect(page, 200, "ours GET /auth/two-factor"), "ours two-factor page")
+    if 'value="totp"' not in page.get_data(as_text=True):
+        raise BenchError("ours: the second step does not offer the authenticator app")
+
+    def post() -> Any:
+        form = {"method": "totp", "code": code, "csrf_token": csrf}
+        response = client.post("/auth/two-factor", data=form)
+        # A sign-in from a new browser emails the owner (on a thread): wait for it.
+        _our_message(app, email)
+        return response
+
+    response = rec.step("POST code", post)
+    expect(response, 302, "ours POST /auth/two-factor")
+    _private(client, location(response), email, rec)
+    rec.end()
+
+
+def fst_password_totp(app: Flask, client: FlaskClient, email: str, rec: Recorder) -> None:
+    code = apps.fst_totp_code(app, app.extensions["bench"]["totp_secrets"][email])
+    rec.begin()
+    page = rec.step("GET sign-in page", lambda: client.get("/login"))
+    csrf = csrf_of(expect(page, 200, "fst GET /login"), "fst login page")
+    data = {"email": email, "password": apps.TOTP_PASSWORD, "csrf_token": csrf}
+    response = rec.step("POST password", lambda: client.post("/login", data=data))
+    code_page = location(expect(response, 302, "fst POST /login"))
+    if urlsplit(code_page).path != "/tf-validate":
+        raise BenchError(f"fst: password sent to {code_page}, not /tf-validate")
+    page = rec.step("GET code page", lambda: client.get(code_page))
+    csrf = csrf_of(expect(page, 200, "fst GET /tf-validate"), "fst tf-validate page")
+    form = {"code": code, "csrf_token": csrf}
+    response = rec.step("POST code", lambda: client.post(code_page, data=form))
+    landing = location(expect(response, 302, "fst POST /tf-validate"))
+    if landing == "/login":
+        # FST carries next=<the login page> through the second step (when the
+        # sign-in page had no next); the signed-in browser is sent on from there.
+        response = rec.step("GET /login (redirect)", lambda: client.get(landing))
+        landing = location(expect(response, 302, "fst GET /login when signed in"))
+    _private(client, landing, email, rec)
+    rec.end()
+
+
 FLOWS: dict[str, dict[str, Callable[..., None]]] = {
     "email_code": {"ours": ours_email_code, "fst": fst_email_code},
     "magic_link": {"ours": ours_magic_link, "fst": fst_magic_link},
+    "password_totp": {"ours": ours_password_totp, "fst": fst_password_totp},
 }
 
 
@@ -273,3 +332,42 @@ class Subject:
             db = self.app.extensions["bench"]["db"]
             db.session.remove()
             db.engine.dispose()
+
+
+class TotpSubject(Subject):
+    """The TOTP app of one kind on one database: its users are the TOTP users, and
+    their secrets are read once from the stored rows (what each phone holds)."""
+
+    def __init__(self, app: Flask, database: data.Database) -> None:
+        super().__init__(app, database)
+        self.user_ids = data.totp_ids(database.size)
+        self.users = [data.email_of(i) for i in self.user_ids]
+        app.extensions["bench"]["totp_secrets"] = self._secrets()
+
+    def _secrets(self) -> dict[str, str]:
+        bench = self.app.extensions["bench"]
+        db, user = bench["db"], bench["user"]
+        with self.app.app_context():
+            if self.kind == "fst":
+                rows = db.session.execute(
+                    sa.select(user.email, user.tf_totp_secret).where(user.id.in_(self.user_ids))
+                )
+                found = {email: secret for email, secret in rows}
+            else:
+                table = db.metadata.tables["passwordless_authenticator"]
+                keys = {str(i): data.email_of(i) for i in self.user_ids}
+                rows = db.session.execute(
+                    sa.select(table.c.user_key, table.c.data).where(
+                        table.c.user_key.in_(keys), table.c.type == "totp"
+                    )
+                )
+                found = {
+                    keys[key]: apps.ours_totp_secret(self.app, stored, key) for key, stored in rows
+                }
+            db.session.remove()
+        if set(found) != set(self.users):
+            raise BenchError(f"{self.kind}: {len(found)} TOTP users of {len(self.users)} found")
+        return found
+
+    def run_flow(self, flow: str, rec: Recorder) -> None:
+        FLOWS["password_totp"][self.kind](self.app, self.app.test_client(), self.next_email(), rec)

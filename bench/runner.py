@@ -26,6 +26,22 @@ REPO = HERE.parent
 NAMES = {"bare": "Flask-Login (bare)", "ours": "flask-passwordless", "fst": "Flask-Security-Too"}
 #: ours as deployed by default, rate limits on (the other subjects of ours have them off).
 DEFAULTS = "flask-passwordless, rate limits on"
+#: The password + authenticator-app flow runs on a second app of each kind (see apps.py).
+TOTP_FLOW = "password_totp"
+TITLES = {
+    "email_code": "Email-code sign-in",
+    "magic_link": "Magic-link sign-in",
+    TOTP_FLOW: "Password + authenticator-app (TOTP) sign-in",
+}
+NUMBERS = {"email_code": "2", "magic_link": "3", TOTP_FLOW: "6"}
+TARGETS = {"email_code": 3, "magic_link": 3, TOTP_FLOW: 2}
+
+
+def subject_kind(kind: str, flow: str) -> str:
+    """The subjects' key for ``kind`` in ``flow``: the TOTP flow has its own apps."""
+    return f"{kind}+totp" if flow == TOTP_FLOW else kind
+
+
 MISSING_HELP = (
     "bench: {what} is not installed; the bench needs it for the comparison.\n"
     "Install the bench requirements into this environment:\n\n"
@@ -123,7 +139,11 @@ def log(message: str) -> None:
 
 
 def missing_requirements(need_server: bool) -> str | None:
-    wanted = {"flask_security": "Flask-Security-Too", "cryptography": "cryptography"}
+    wanted = {
+        "flask_security": "Flask-Security-Too",
+        "cryptography": "cryptography",
+        "qrcode": "qrcode",
+    }
     if need_server:
         wanted["gunicorn"] = "gunicorn"
     for module, name in wanted.items():
@@ -203,6 +223,10 @@ class Bench:
         app = make_app(database.kind, database.url, database.schema)
         subject = flows.Subject(app, database)
         self.subjects[(database.backend, database.kind, database.size)] = subject
+        if database.kind in ("ours", "fst"):
+            app = make_app(database.kind, database.url, database.schema, totp=True)
+            key = (database.backend, subject_kind(database.kind, TOTP_FLOW), database.size)
+            self.subjects[key] = flows.TotpSubject(app, database)
         if database.kind == "ours" and database.size == self.settings.small:
             app = make_app("ours", database.url, database.schema, limits=True)
             self.subjects[(database.backend, DEFAULTS, database.size)] = flows.Subject(
@@ -212,6 +236,11 @@ class Bench:
     def _warm_up(self) -> None:
         """Compile templates, open connections, fill SQLAlchemy's statement caches."""
         for (_backend, kind, _size), subject in self.subjects.items():
+            if isinstance(subject, flows.TotpSubject):
+                rec = flows.Recorder(subject.counter)
+                for _ in range(3):
+                    subject.run_flow(TOTP_FLOW, rec)
+                continue
             subject.protected_pages(20)
             if kind in ("ours", "fst"):  # DEFAULTS serves only the protected page
                 rec = flows.Recorder(subject.counter)
@@ -229,6 +258,7 @@ class Bench:
             "4. Growth: small vs large tables (users; for ours as many used/expired secrets)",
             ["database", "app", "measure", "small", "large", "large / small", "target"],
         )
+        totp_tables: list[Table] = []
         for backend in backends:
             pages = self._pages(backend)
             codes = self._sign_ins(backend, "email_code")
@@ -241,15 +271,28 @@ class Bench:
                 tables.append(self._page_table(backend, pages))
                 tables.append(self._flow_table(backend, "email_code", codes))
             self._growth_rows(growth, backend, pages, codes)
+            totps = self._sign_ins(backend, TOTP_FLOW)
+            totp_table = self._flow_table(backend, TOTP_FLOW, totps)
+            if backend == "sqlite":
+                self._hash_note(totp_table, totps)
+            totp_tables.append(totp_table)
+            self._flow_growth_rows(growth, backend, TOTP_FLOW, totps)
         growth.notes.append(
             "Flask-Security-Too finds the signing-in user with lower(email) = lower(?) "
             "(case-insensitive identity); its stock model indexes email, not lower(email), so "
             "each sign-in step scans the user table. An expression index on lower(email) "
             "would be the fix on its side; the bench keeps FST's stock model."
         )
+        growth.notes.append(
+            f"The password + TOTP rows: the {data.POOL} users who sign in that way have an "
+            f"authenticator app each, nobody else, so the authenticator table holds {data.POOL} "
+            "rows at both sizes (its lookups are by an indexed user key); only the user "
+            "table grows."
+        )
         tables.append(growth)
         if server_part:
             tables.append(self._server())
+        tables.extend(totp_tables)
         if profile_part:
             tables.extend(self._profile())
         return [self.summary, *tables]
@@ -347,7 +390,7 @@ class Bench:
         blocks: dict[Any, Callable[[], list[float]]] = {}
         for size in sizes:
             for kind in ("ours", "fst"):
-                subject = self.subjects[(backend, kind, size)]
+                subject = self.subjects[(backend, subject_kind(kind, flow), size)]
                 recorder = flows.Recorder(subject.counter)
                 recorders[(kind, size)] = recorder
                 count = s.flow_count
@@ -372,14 +415,17 @@ class Bench:
     def _flow_table(self, backend: str, flow: str, recorders: dict[Any, flows.Recorder]) -> Table:
         size = self.settings.small
         ours, fst = recorders[("ours", size)], recorders[("fst", size)]
-        number = {"email_code": "2", "magic_link": "3"}[flow] + _tier(backend)
-        title = {"email_code": "Email-code sign-in", "magic_link": "Magic-link sign-in"}[flow]
+        number = NUMBERS[flow] + _tier(backend)
+        title, target = TITLES[flow], TARGETS[flow]
         table = Table(
             f"{number}. {title} ({backend}, {data.human(size)} users): every request a browser "
             "makes, from the sign-in page to the protected page",
             ["step", "ours: median", "ours: SQL", "FST: median", "FST: SQL"],
         )
-        steps = list(dict.fromkeys([*ours.times, *fst.times]))
+        if flow == TOTP_FLOW:
+            steps = _merged_steps(list(ours.times), list(fst.times))
+        else:
+            steps = list(dict.fromkeys([*ours.times, *fst.times]))
         for step in steps:
             table.add(step, *_step_cells(ours, step), *_step_cells(fst, step))
         ours_flow, fst_flow = timing.Samples(ours.flows), timing.Samples(fst.flows)
@@ -389,7 +435,7 @@ class Bench:
         )  # fmt: skip
         speedup = fst_flow.median / ours_flow.median
         table.notes.append(
-            f"Flask-Security-Too / ours: {times(speedup)} (target: >= 3x). "
+            f"Flask-Security-Too / ours: {times(speedup)} (target: >= {target}x). "
             f"Spread (IQR/median): ours {pct(ours_flow.spread)}, FST {pct(fst_flow.spread)}; "
             f"{len(ours.flows)} and {len(fst.flows)} flows."
         )
@@ -400,16 +446,44 @@ class Bench:
                 "Our message is delivered on a background thread; the POST step includes "
                 "waiting for it."
             )
-        else:
+        elif flow == "magic_link":
             table.notes.append(
                 "Ours: the link opens a confirmation page and its button (POST) signs in, so "
                 "mail scanners cannot use it; FST's us-verify-link signs in on the GET."
             )
+        else:
+            table.notes.extend(TOTP_NOTES)
         self.summary.add(
             f"{title} ({backend}): Flask-Security-Too / ours", times(speedup),
-            "target: >= 3x",
+            f"target: >= {target}x",
         )  # fmt: skip
         return table
+
+    def _hash_note(self, table: Table, recorders: dict[Any, flows.Recorder]) -> None:
+        """Each library's default password hash, timed apart: the flow uses one cheap
+        hash for both, and this says what the defaults would add to its POST password."""
+        from . import apps
+
+        size = self.settings.small
+        reps = 3 if self.settings.quick else 7
+        cost = {}
+        for kind in ("ours", "fst"):
+            for key in (kind, subject_kind(kind, TOTP_FLOW)):
+                cost[key] = _password_check_cost(self.subjects[("sqlite", key, size)].app, reps)
+        flow = {
+            kind: timing.Samples(recorders[(kind, size)].flows).median for kind in ("ours", "fst")
+        }
+        ours_default = flow["ours"] - cost["ours+totp"] + cost["ours"]
+        fst_default = flow["fst"] - cost["fst+totp"] + cost["fst"]
+        table.notes.append(
+            f"Both hash passwords the same way here ({apps.OURS_TOTP_HASH}; FST: pbkdf2_sha256 "
+            f"at 1000 rounds after its HMAC): one check costs ours {ms(cost['ours+totp'])}, "
+            f"FST {ms(cost['fst+totp'])}. Each library's default is slow on purpose: ours "
+            f"(Werkzeug scrypt) {ms(cost['ours'])}, FST (argon2) {ms(cost['fst'])} per check "
+            f"(median of {reps}). With the defaults, a whole sign-in would be about ours "
+            f"{ms(ours_default)}, FST {ms(fst_default)} ({times(fst_default / ours_default)}): "
+            "the hashes' cost, not the libraries'."
+        )
 
     # -- 4. growth -------------------------------------------------------------------
 
@@ -433,16 +507,22 @@ class Bench:
                     f"Growth ({backend}), protected page: ours {large} / {small}", times(b / a),
                     "target: <= 1.2x",
                 )  # fmt: skip
+        self._flow_growth_rows(table, backend, "email_code", codes)
+
+    def _flow_growth_rows(
+        self, table: Table, backend: str, flow: str, codes: dict[Any, flows.Recorder]
+    ) -> None:
+        s = self.settings
+        small, large = data.human(s.small), data.human(s.large)
+        measure = {"email_code": "email-code sign-in", TOTP_FLOW: "password + TOTP sign-in"}[flow]
         for kind in ("ours", "fst"):
             a = timing.Samples(codes[(kind, s.small)].flows).median
             b = timing.Samples(codes[(kind, s.large)].flows).median
             target = "target: <= 1.2x" if kind == "ours" else "reference"
-            table.add(
-                backend, NAMES[kind], "email-code sign-in", ms(a), ms(b), times(b / a), target
-            )
+            table.add(backend, NAMES[kind], measure, ms(a), ms(b), times(b / a), target)
             if kind == "ours":
                 self.summary.add(
-                    f"Growth ({backend}), email-code sign-in: ours {large} / {small}",
+                    f"Growth ({backend}), {measure}: ours {large} / {small}",
                     times(b / a), "target: <= 1.2x",
                 )  # fmt: skip
             small_sql, large_sql = (
@@ -451,7 +531,7 @@ class Bench:
             )
             if small_sql != large_sql:
                 table.notes.append(
-                    f"{backend} {NAMES[kind]}: SQL per sign-in {small_sql} ({small}) vs "
+                    f"{backend} {NAMES[kind]}, {measure}: SQL per sign-in {small_sql} ({small}) vs "
                     f"{large_sql} ({large})"
                 )
 
@@ -551,6 +631,47 @@ class Bench:
         ]
 
 
+def _merged_steps(ours: list[str], fst: list[str]) -> list[str]:
+    """Ours' steps in order, each step only FST makes placed before the next step
+    both make (FST's extra redirect comes before the protected page)."""
+    merged = list(ours)
+    for position, step in enumerate(fst):
+        if step in merged:
+            continue
+        later = [s for s in fst[position + 1 :] if s in merged]
+        merged.insert(merged.index(later[0]) if later else len(merged), step)
+    return merged
+
+
+def _password_check_cost(app: Any, reps: int) -> float:
+    """Median seconds of one successful password check in ``app``, with its own
+    hashing settings (ours: flask_passwordless.passwords; FST: its utils)."""
+    import statistics
+
+    from . import apps
+
+    if "passwordless" in app.extensions:
+        from flask_passwordless.passwords import hash_password, verify_password
+
+        def check(stored: str) -> bool:
+            return verify_password(stored, apps.TOTP_PASSWORD)
+    else:
+        from flask_security.utils import hash_password, verify_password
+
+        def check(stored: str) -> bool:
+            return verify_password(apps.TOTP_PASSWORD, stored)
+
+    with app.app_context():
+        stored = hash_password(apps.TOTP_PASSWORD)
+        samples = []
+        for _ in range(reps):
+            started = time.perf_counter()
+            if not check(stored):
+                raise flows.BenchError("a password check failed")
+            samples.append(time.perf_counter() - started)
+    return statistics.median(samples)
+
+
 def _tier(backend: str) -> str:
     """Section numbers: 1, 2, 3 on SQLite; 1b, 2b for the PostgreSQL tier."""
     return "" if backend == "sqlite" else "b"
@@ -646,6 +767,25 @@ NOTES = [
     "FST: unified sign-in, SECURITY_US_ENABLED_METHODS = ['email', 'password'] (email first), "
     "users without passwords; its TOTP codes need no table, so its 'large' tables hold users "
     "only. Messages are captured (our memory backend; a MailUtil subclass for FST).",
+    "Password + authenticator app (sections 6): a second app of each kind on the same "
+    "database, so the other sections' apps are unchanged: ours with "
+    "PASSWORDLESS_PASSWORD_LOGIN on; FST with SECURITY_TWO_FACTOR on and "
+    "SECURITY_TWO_FACTOR_ENABLED_METHODS = ['authenticator']. 200 other users have a "
+    "password, two-step on and an app, made with each library's own helpers.",
+]
+
+TOTP_NOTES = [
+    "The code typed is computed from the secret each library stored (ours: the sealed "
+    "secret opened, at our extension's clock; FST: its totp helper, at the real clock), "
+    "before the sign-in's clock starts, as a person reads it off the phone.",
+    "Ours accepts a time step once per app (one conditional UPDATE), so its clock "
+    "(app.extensions['passwordless'].clock) moves 30 s per sign-in and each sign-in "
+    "types a fresh step. FST keeps no last counter by default (its Totp.get_last_counter "
+    "returns None: no replay protection), so a code works again within its window.",
+    "Ours: the POST code step includes waiting for the new-browser notice email that a "
+    "password sign-in sends (PASSWORDLESS_NOTIFY_NEW_DEVICE, on by default); FST sends "
+    "none. FST carries next=<its login page> through the second step, so the browser "
+    "goes to /login once more before the protected page (its own row).",
 ]
 
 
