@@ -338,3 +338,34 @@ def test_a_remembered_device_does_not_count_as_a_fresh_second_step(app, client, 
     assert password_login(client).headers["Location"] == "/"  # the device skipped the step
     assert client.get("/vault").status_code == 200  # a level-2 sign-in...
     assert turn_off(client).headers["Location"].startswith("/auth/confirm")  # ...not fresh
+
+
+def test_the_app_is_removed_only_when_another_second_step_remains(app, client, clock):
+    make_user(app, phone=PHONE)
+    password_login(client)
+    secret, codes = add_app(client, clock)
+    sign_out(client)
+    password_login(client)
+    clock.advance(seconds=30)
+    second_step(client, app_code(secret, clock))
+    token = csrf_token(client, "/auth/account/totp")
+    removed = []
+    from flask_passwordless import authenticator_removed
+
+    with authenticator_removed.connected_to(lambda s, **kw: removed.append(kw["type"]), app):
+        with app.app_context():
+            from apps import User, db
+
+            db.session.execute(db.update(User).values(phone_number=None, phone_verified_at=None))
+            db.session.commit()
+        refused = client.post("/auth/account/totp/remove", data={"csrf_token": token})
+        assert "only second step" in client.get(refused.headers["Location"]).get_data(True)
+        with app.app_context():
+            db.session.execute(
+                db.update(User).values(phone_number=PHONE, phone_verified_at=clock.now)
+            )
+            db.session.commit()
+        client.post("/auth/account/totp/remove", data={"csrf_token": token})
+    assert removed == ["totp"]
+    assert last(app, "email").template == "authenticator_changed"
+    assert "Add the app" in client.get("/auth/account/totp").get_data(True)

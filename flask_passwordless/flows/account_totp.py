@@ -59,23 +59,44 @@ def _pending_secret(user_key: str) -> str:
     return secret
 
 
-def _enrol(user: Any, form: AppCodeForm) -> bool:
-    """Save the app if the typed code is its code now; else a field error."""
+def add_app(user: Any, secret: str, code: str) -> bool:
+    """Save the app whose key is ``secret`` if ``code`` is its code now; turn two-step
+    sign-in on and tell the owner. (The operation; the views read the form.)"""
     key = state().adapter.key_of(user)
-    secret = _pending_secret(key)
+    if totp.enrol(state().authenticators, key, secret, code, clock.now()) is None:
+        return False
+    if not state().adapter.two_factor_enabled(user):
+        state().adapter.set_two_factor(user, True)
+    _tell_owner(user, added=True)
+    emit(signals.authenticator_added, user=user, type=totp.TYPE)
+    return True
+
+
+def remove_app(user: Any) -> bool:
+    """Remove the user's app; False when there was none."""
+    if not state().authenticators.remove_type(state().adapter.key_of(user), totp.TYPE):
+        return False
+    _tell_owner(user, added=False)
+    emit(signals.authenticator_removed, user=user, type=totp.TYPE)
+    return True
+
+
+def _tell_owner(user: Any, *, added: bool) -> None:
+    email = state().adapter.email_of(user)
+    send(render_email("authenticator_changed", email, added=added, label="An authenticator app"))
+
+
+def _enrol(user: Any, form: AppCodeForm) -> bool:
+    """The setup form: the app is added if its code is right; else a field error."""
+    secret = _pending_secret(state().adapter.key_of(user))
     if not form.validate_on_submit():
         return False
-    if totp.enrol(state().authenticators, key, secret, form.code.data, clock.now()) is None:
+    if not add_app(user, secret, form.code.data):
         form.code.errors = [
             "That code is not right. Check the app shows this site, then try the new code."
         ]
         return False
     session.pop(ENROLLING, None)
-    if not state().adapter.two_factor_enabled(user):
-        state().adapter.set_two_factor(user, True)
-    email = state().adapter.email_of(user)
-    send(render_email("authenticator_changed", email, added=True, label="An authenticator app"))
-    emit(signals.authenticator_added, user=user, type=totp.TYPE)
     return True
 
 
@@ -127,12 +148,7 @@ def remove_totp() -> Any:
             "error",
         )
         return redirect(url_for(".account_totp"))
-    if state().authenticators.remove_type(state().adapter.key_of(user), totp.TYPE):
-        email = state().adapter.email_of(user)
-        send(
-            render_email("authenticator_changed", email, added=False, label="An authenticator app")
-        )
-        emit(signals.authenticator_removed, user=user, type=totp.TYPE)
+    if remove_app(user):
         flash("The authenticator app was removed.", "success")
     return redirect(url_for(".account_totp"))
 

@@ -56,38 +56,40 @@ def chosen(offers: list[AuthenticatorType], wanted: Any) -> AuthenticatorType | 
     return by_name.get(wanted) if wanted in by_name else (offers[0] if offers else None)
 
 
-def verify_step(user: Any, step: Step, kind: AuthenticatorType, form: StepForm) -> bool:
-    """Check what was typed for ``kind``; a wrong or dead value becomes a field error.
+def check_step(user: Any, step: Step, kind: AuthenticatorType, value: str) -> str | None:
+    """Check ``value`` for ``kind`` at this step: None when it passed, else what to
+    tell the person. (The operation a view, a JSON twin or the CLI calls.)
 
     Every failure counts against the step's own identifier (the user's second
     step), never against the address or phone that the public pages limit.
     """
     failures().check_allowed(step.identifier)
-    field = form.password if kind.field == "password" else form.code
-    value = form.value_for(kind.field)
     if not value:
-        field.errors = [f"Enter the {kind.prompt.lower()}."]
-        return False
+        return f"Enter the {kind.prompt.lower()}."
+    wrong = "That password is not right." if kind.field == "password" else "That code is not right."
     try:
         passed = kind.verify(user, value, step)
-    except CodeWrong as wrong:
-        passed = False
-        message = wrong.message if wrong.remaining else EXPIRED
+    except CodeWrong as refused:
+        passed, wrong = False, refused.message if refused.remaining else EXPIRED
     except SecretInvalid:
         save_step(step)
         emit(signals.login_failed, identifier=step.identifier, reason="dead-code")
-        field.errors = [EXPIRED]
-        return False
-    else:
-        message = (
-            "That password is not right." if kind.field == "password" else "That code is not right."
-        )
+        return EXPIRED
     save_step(step)
-    if not passed:
-        failures().record(step.identifier)
-        emit(signals.login_failed, identifier=step.identifier, reason="wrong-code")
-        field.errors = [message]
-    return passed
+    if passed:
+        return None
+    failures().record(step.identifier)
+    emit(signals.login_failed, identifier=step.identifier, reason="wrong-code")
+    return wrong
+
+
+def verify_step(user: Any, step: Step, kind: AuthenticatorType, form: StepForm) -> bool:
+    """``check_step`` with what the form holds; a refusal becomes the field's error."""
+    refusal = check_step(user, step, kind, form.value_for(kind.field))
+    if refusal is not None:
+        field = form.password if kind.field == "password" else form.code
+        field.errors = [refusal]
+    return refusal is None
 
 
 def render_step(user: Any, step: Step, kind: AuthenticatorType, form: StepForm, **page: Any) -> Any:
