@@ -146,6 +146,8 @@ def test_the_pages_say_when_recovery_codes_run_low(app, client, clock):
         for code in codes[:8]:
             assert recovery.use(store, key, code, clock.now)
     assert "running out" in client.get("/auth/account/recovery-codes").get_data(True)
+    page = client.get("/auth/account/two-factor").get_data(True)
+    assert "2 recovery codes left" in page and "Make a new set" in page
 
 
 def test_a_wrong_app_code_counts_toward_the_lockout(make_app, clock):

@@ -28,6 +28,7 @@ from ..state import state
 from ..steps import step_identifier
 from ..strength import current_record
 from .confirm import full_strength
+from .recovery_codes import RUNNING_LOW, codes_left
 
 recent = auth_required(within=recently_signed_in)
 
@@ -155,6 +156,8 @@ def account_two_factor() -> Any:
         required=two_step_required(user),
         second_factors=[kind for kind in registry.second_factors(user) if not kind.last_resort],
         has_second=has_second,
+        recovery_left=codes_left(user),
+        running_low=RUNNING_LOW,
     )
 
 
