@@ -28,7 +28,7 @@ from ..limits import Limits
 from ..session import auth_required, recently_signed_in, safe_next
 from ..signin import show, two_step_on
 from ..state import state
-from ..steps import CONFIRM, Step, begin_step, clear_step, load_step
+from ..steps import CONFIRM, Step, begin_step, clear_step, load_step, save_step
 from ..strength import add_proof, current_record
 from .two_factor import chosen, render_step, verify_step
 
@@ -98,10 +98,15 @@ def _offers(user: Any) -> list[AuthenticatorType]:
 def _this_users_step(user: Any) -> Step:
     """This browser's confirm step for the signed-in user, or a new one."""
     loaded = load_step(CONFIRM)
+    back = safe_next(request.args.get("next"))
     if loaded is not None and loaded[1].key == state().adapter.key_of(user):
-        return loaded[1]
+        step = loaded[1]
+        if back and back != step.next:  # confirming for another page now
+            step.next = back
+            save_step(step)
+        return step
     first = (recent_methods() or ["session"])[0]
-    return begin_step(user, first, CONFIRM, safe_next(request.args.get("next")))
+    return begin_step(user, first, CONFIRM, back)
 
 
 def confirm() -> Any:
@@ -109,15 +114,13 @@ def confirm() -> Any:
     back = safe_next(request.args.get("next"))
     if strong_enough(user):
         return redirect(back or setting("POST_LOGIN_URL"))
+    form = StepForm()
+    wanted = form.method.data if request.method == "POST" else request.args.get("method")
     offers = _offers(user)
-    if not offers:
+    kind = chosen(offers, wanted)
+    if kind is None:  # nothing left to confirm with here: sign in again
         return redirect(url_for(".login", next=back))
     step = _this_users_step(user)
-    form = StepForm()
-    kind = chosen(
-        offers, form.method.data if request.method == "POST" else request.args.get("method")
-    )
-    assert kind is not None
     if form.validate_on_submit() and verify_step(user, step, kind, form):
         clear_step()
         failures().forgive(step.identifier)
