@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import redirect, request, session, url_for
+from flask import redirect, session, url_for
 
-from . import clock, devices, signals
+from . import clock, devices, request_info, signals
 from .config import setting
 from .delivery import render_email, render_sms, send
 from .errors import PasswordlessError, TooManyMessages
@@ -31,6 +31,17 @@ class SecondFactorUnavailable(PasswordlessError):
     message = (
         "Your account asks for a code by text message after this kind of sign-in, but it "
         "has no verified phone number. Sign in with your password instead."
+    )
+
+
+class SecondFactorGone(SecondFactorUnavailable):
+    """The channel the codes went to left the account (the number was removed in
+    another browser) while this sign-in waited for its second step."""
+
+    title = "Please sign in again"
+    message = (
+        "The phone number this sign-in was sending codes to is no longer on your account. "
+        "Please sign in again."
     )
 
 
@@ -82,6 +93,9 @@ def send_second_factor(user: Any, first: str, channel: str, next_url: str | None
     """Issue a code for the second factor and send it; the page waits for it."""
     adapter, store = state().adapter, state().secrets
     to = adapter.phone_of(user) if channel == "sms" else adapter.email_of(user)
+    if to is None:  # removed since the first step: start again, a new channel is chosen then
+        session.pop(PARTIAL, None)
+        raise SecondFactorGone()
     if not spend("LIMIT_SEND_PER_IDENTIFIER", two_factor_identifier(user)):
         raise TooManyMessages()
     earlier = session.get(PARTIAL)
@@ -135,14 +149,14 @@ def complete(user: Any, methods: list[str], next_url: str | None, *, known_devic
     """Sign in; tell the owner about a sign-in from a browser we did not know."""
     sign_in(user, methods)
     if not known_device and setting("NOTIFY_NEW_DEVICE") and "email" not in methods:
-        agent = request.headers.get("User-Agent", "")
+        agent = request_info.user_agent()
         email = state().adapter.email_of(user)
         send(
             render_email(
                 "new_device",
                 email,
                 device=devices.describe_user_agent(agent),
-                ip=request.remote_addr,
+                ip=request_info.client_address(),
                 when=clock.now().strftime("%Y-%m-%d %H:%M UTC"),
             )
         )

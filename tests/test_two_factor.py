@@ -431,3 +431,24 @@ def test_a_used_up_second_factor_code_offers_a_new_one_on_the_page(app, client, 
     assert "Send yourself a new one" in page.get_data(as_text=True)
     client.post("/auth/two-factor/resend", data={"csrf_token": csrf_token(client)})
     assert pass_second_factor(app, client).status_code == 302
+
+
+def test_resend_after_the_phone_was_removed_elsewhere_asks_to_sign_in_again(app, alice):
+    here, elsewhere = app.test_client(), app.test_client()
+    password_login(here)  # the code goes by text; then, in a signed-in browser:
+    password_login(elsewhere)
+    pass_second_factor(app, elsewhere)
+    removed = elsewhere.post(
+        "/auth/account/phone/remove", data={"csrf_token": csrf_token(elsewhere)}
+    )
+    assert removed.status_code == 302
+    with app.app_context():
+        adapter = app.extensions["passwordless"].adapter
+        assert adapter.find_by_email(alice.email).phone_number is None
+    page = here.post("/auth/two-factor/resend", data={"csrf_token": csrf_token(here)})
+    assert page.status_code == 400
+    assert "no longer on your account" in page.get_data(as_text=True)
+    assert here.get("/auth/two-factor").headers["Location"] == "/auth/login"  # started over
+    password_login(here)  # a fresh sign-in picks the channel that is left
+    assert pass_second_factor(app, here, "email").status_code == 302
+    assert signed_in_as(here) == "alice@example.com"
