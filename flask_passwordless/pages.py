@@ -53,7 +53,10 @@ def check_csrf() -> None:
     """Every POST to the extension needs a CSRF token, even when the app-wide check
     is off (as it is when the extension created CSRFProtect itself)."""
     if not current_app.config.get("WTF_CSRF_CHECK_DEFAULT", True):
-        current_app.extensions["csrf"].protect()
+        try:
+            current_app.extensions["csrf"].protect()
+        except ValueError:  # over HTTPS it parses Referer and Host: "https://[" raises
+            raise FormExpired() from None
 
 
 def handle_csrf_error(_error: CSRFError) -> Any:
