@@ -329,7 +329,7 @@ def _assert_device_rows_clean(app):
     with app.app_context():
         for row in app.extensions["passwordless"].models.Device.query.all():
             for text in (row.user_agent, row.name, row.ip or ""):
-                assert text.isprintable() and "\ufffd\ufffd\ufffd" not in text[:3]
+                assert text.isprintable(), text
             assert len(row.user_agent) <= 512 and len(row.ip or "") <= 64
 
 
@@ -416,8 +416,9 @@ def test_hostile_headers_never_give_a_5xx_nor_half_done_writes(proxied_app, valu
             assert client.get(path).status_code < 500, path
         assert client.post("/auth/logout", data={"csrf_token": token}).status_code < 500
         # On the remembered device now: its row is touched (last seen, from where).
-        token = csrf_token(client) if client.get_cookie("session") else token
-        sign_in["csrf_token"] = token
+        app.wsgi_app.values = {}  # sign-out started a new session: a token for it
+        sign_in["csrf_token"] = csrf_token(client)
+        app.wsgi_app.values = values
         assert client.post("/auth/login/password", data=sign_in).status_code < 500
         _assert_device_rows_clean(app)
     finally:
