@@ -10,7 +10,7 @@ from flask_limiter.errors import RateLimitExceeded
 from flask_wtf.csrf import CSRFError
 
 from . import pages
-from .errors import PasswordlessError
+from .errors import PasswordlessError, RateLimited
 from .flows import (
     account,
     account_phone,
@@ -64,6 +64,7 @@ def create_blueprint(limits: Limits) -> Blueprint:
     bp.register_error_handler(PasswordlessError, pages.handle_error)
     bp.register_error_handler(CSRFError, pages.handle_csrf_error)
     bp.register_error_handler(RateLimitExceeded, pages.handle_rate_limited)
+    bp.register_error_handler(RateLimited, pages.handle_rate_limited)
     # Database outages on the extension's pages (host pages keep the host's handlers).
     bp.register_error_handler(sa.exc.DBAPIError, pages.handle_database_error)
     bp.register_error_handler(sa.exc.TimeoutError, pages.handle_database_error)

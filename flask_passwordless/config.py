@@ -19,8 +19,9 @@ SETTINGS: dict[str, tuple[Any, str]] = {
     "URL_PREFIX": ("/auth", "Where the blueprint is mounted."),
     "BASE_URL": (
         None,
-        "Origin used to build links in messages, e.g. https://example.com. "
-        "Falls back to PREFERRED_URL_SCHEME + SERVER_NAME; never the Host header.",
+        "Origin (and path, for an app mounted below one) that links in messages start "
+        "with, e.g. https://example.com/app. Falls back to PREFERRED_URL_SCHEME + "
+        "SERVER_NAME + APPLICATION_ROOT; never the Host header or the script root.",
     ),
     "BASE_TEMPLATE": (
         "passwordless/layout.html",
@@ -80,6 +81,21 @@ SETTINGS: dict[str, tuple[Any, str]] = {
     "PASSWORD_HASH": ("scrypt", "Werkzeug hashing method for passwords."),
     "PASSWORD_MIN_LENGTH": (8, "Shortest password accepted."),
     "PASSWORD_MAX_LENGTH": (128, "Longest password accepted."),
+    "PASSWORD_MIN_SCORE": (
+        3,
+        "Lowest zxcvbn strength score (0 to 4) a new password needs; 0 turns the estimate off.",
+    ),
+    "PASSWORD_BREACH_CHECK": (
+        False,
+        "Refuse new passwords that Pwned Passwords lists (only 5 hex digits of their "
+        "SHA-1 are sent); an unreachable service never blocks a change.",
+    ),
+    "PASSWORD_BREACH_API": (
+        None,
+        "Origin of a Pwned Passwords compatible range API; None means the real one, "
+        "https://api.pwnedpasswords.com.",
+    ),
+    "PASSWORD_BREACH_TIMEOUT": (2, "Seconds to wait for the breached-password service."),
     "RESET_MAX_AGE": (3600, "Seconds a password reset link stays valid."),
     "RESET_SIGNS_IN": (
         False,
@@ -98,6 +114,11 @@ SETTINGS: dict[str, tuple[Any, str]] = {
         "Secure flag (and __Host- prefix) for the device cookie; None follows "
         "SESSION_COOKIE_SECURE.",
     ),
+    "CONTENT_SECURITY_POLICY": (
+        "strict",
+        'Content-Security-Policy of the extension\'s pages: "strict" (no inline script or '
+        "style, same-origin only), a policy string of your own, or None for frame-ancestors only.",
+    ),
     "NOTIFY_NEW_DEVICE": (
         True,
         "Email the user after a password or SMS sign-in from a browser that is not remembered.",
@@ -113,10 +134,27 @@ SETTINGS: dict[str, tuple[Any, str]] = {
         "SMS and reset requests answer 503 and other notices are dropped (and logged).",
     ),
     "LIMITER_ENABLED": (True, "Apply the built-in rate limits."),
-    "LIMIT_SEND_PER_IP": ("20/minute;200/day", "Sign-in emails requested from one IP."),
+    "LIMIT_SEND_PER_IP": (
+        "20/minute;200/day",
+        "Emails and texts requested from one IP (an IPv6 client: its IPV6_CLIENT_PREFIX).",
+    ),
     "LIMIT_SEND_PER_IDENTIFIER": (
         "3/minute;20/day",
-        "Sign-in emails requested for one address.",
+        "Messages of one flow (sign-in, reset, SMS sign-in, phone check, second step) "
+        "requested for one address or number from one client network.",
+    ),
+    "LIMIT_SEND_PER_IDENTIFIER_TOTAL": (
+        "10/minute;100/day",
+        "The same from all client networks together: what many networks can send to one "
+        "inbox or phone.",
+    ),
+    "CLIENT_NETWORK_PREFIXES": (
+        (24, 48),
+        "IPv4 and IPv6 prefix lengths of one client network, for the per-identifier budgets.",
+    ),
+    "IPV6_CLIENT_PREFIX": (
+        64,
+        "Prefix length that makes one IPv6 client for the per-IP limits (a subscriber's /64).",
     ),
     "LIMIT_CHECK_PER_IP": ("30/minute", "Codes, links and passwords checked from one IP."),
     "LIMIT_FAILED_CHECKS_PER_IDENTIFIER": (
@@ -132,6 +170,11 @@ SETTINGS: dict[str, tuple[Any, str]] = {
     ),
     "LOCKOUT_RESET_AFTER": (86400, "Seconds without a failure after which the count restarts."),
     "SMS_DAILY_LIMIT": (None, "Most texts sent per day by the whole app (None: no cap)."),
+    "SMS_DAILY_LIMIT_PER_NUMBER": (
+        10,
+        "Most texts per day to one number asked for from one client network, counted "
+        "before SMS_DAILY_LIMIT (None: no cap; off with LIMITER_ENABLED).",
+    ),
 }
 
 

@@ -12,15 +12,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 import click
-from flask import Flask, current_app, url_for
+from flask import Flask, current_app, has_request_context
 from limits import parse as parse_limit
 
 from .config import setting
 from .errors import DeliveryFailed, SendQueueFull
-from .limits import count_use
+from .limits import client_network, count_use, limits_on
 from .sms import send_with_twilio
 from .state import state
 
@@ -38,24 +38,84 @@ class Message:
     subject: str = field(repr=False)
     text: str = field(repr=False)
     html: str | None = field(default=None, repr=False)
+    #: The absolute URLs handed to the templates; ``send`` refuses any off our origin.
+    links: tuple[str, ...] = field(default=(), repr=False)
 
 
 def site_name() -> str:
     return setting("SITE_NAME") or current_app.name
 
 
-def external_url(endpoint: str, **values: Any) -> str:
-    """An absolute URL from PASSWORDLESS_BASE_URL or SERVER_NAME, never the Host header."""
+def base_url() -> SplitResult:
+    """PASSWORDLESS_BASE_URL (or PREFERRED_URL_SCHEME, SERVER_NAME and
+    APPLICATION_ROOT), split: the one origin and path every link starts with.
+
+    Only configuration counts. The request's Host, its script root and whatever a
+    proxy says about either are the attacker's to choose.
+    """
     config = current_app.config
     base = setting("BASE_URL")
     if not base and config.get("SERVER_NAME"):
-        base = f"{config['PREFERRED_URL_SCHEME']}://{config['SERVER_NAME']}"
+        root = config.get("APPLICATION_ROOT") or ""
+        base = f"{config['PREFERRED_URL_SCHEME']}://{config['SERVER_NAME']}{root}"
     if not base:
         raise RuntimeError(
             "flask-passwordless needs PASSWORDLESS_BASE_URL (or SERVER_NAME) to build "
             "links in messages; it never trusts the request's Host header."
         )
-    return base.rstrip("/") + url_for(endpoint, **values)
+    parts = urlsplit(str(base))
+    if (
+        parts.scheme not in ("http", "https")
+        or not parts.hostname
+        or "@" in parts.netloc
+        or parts.query
+        or parts.fragment
+    ):
+        raise RuntimeError(
+            f"PASSWORDLESS_BASE_URL {base!r} must be http(s)://host[:port][/path], "
+            "with no user, query or fragment."
+        )
+    return parts
+
+
+def external_url(endpoint: str, **values: Any) -> str:
+    """An absolute URL: the base URL's scheme, host and path, then the route.
+
+    Built on the app's URL map bound to the base URL, not with ``url_for``,
+    which would put the request's ``SCRIPT_NAME`` (from a proxy's
+    ``X-Forwarded-Prefix`` or gunicorn's ``SCRIPT_NAME`` header) in between.
+    """
+    base = base_url()
+    if endpoint.startswith("."):
+        endpoint = "passwordless" + endpoint
+    current_app.inject_url_defaults(endpoint, values)
+    adapter = current_app.url_map.bind(
+        base.netloc, script_name=base.path.rstrip("/") or "/", url_scheme=base.scheme
+    )
+    return adapter.build(endpoint, values, force_external=True)
+
+
+def on_own_origin(url: str) -> bool:
+    """Is ``url`` under the base URL: same scheme, same host and port, below its path?"""
+    base, parts = base_url(), urlsplit(url)
+    return (
+        parts.scheme == base.scheme
+        and parts.netloc.lower() == base.netloc.lower()
+        and (parts.path + "/").startswith(base.path.rstrip("/") + "/")
+    )
+
+
+def _links(context: dict[str, Any]) -> tuple[str, ...]:
+    """The links a flow gave a message: its values named ``link`` or ``*_url``.
+
+    By name, not by look: other values (a device's description, an address)
+    come from the request, and must not be able to stop a message.
+    """
+    return tuple(
+        str(value)
+        for name, value in context.items()
+        if value is not None and (name == "link" or name.endswith("_url"))
+    )
 
 
 def render_email(template: str, to: str, **context: Any) -> Message:
@@ -64,25 +124,27 @@ def render_email(template: str, to: str, **context: Any) -> Message:
     The text template sets the subject with ``{% set subject = "..." %}``.
     """
     env = current_app.jinja_env
+    links = _links(context)  # what the flow passed, not the host's context processors
     context = {"site_name": site_name(), "email": to, **context}
     current_app.update_template_context(context)
     text = env.get_template(f"passwordless/email/{template}.txt").make_module(context)
     html = env.get_template(f"passwordless/email/{template}.html").render(context)
     subject = " ".join(str(getattr(text, "subject", site_name())).split())
-    return Message("email", template, to, subject, str(text).strip() + "\n", html)
+    return Message("email", template, to, subject, str(text).strip() + "\n", html, links)
 
 
 def origin_host() -> str:
-    """The host of the site's own origin, for the SMS autofill line ``@host #code``."""
-    return urlsplit(external_url("passwordless.login")).hostname or ""
+    """The configured origin's host, for the SMS autofill line ``@host #code``."""
+    return base_url().hostname or ""
 
 
 def render_sms(template: str, to: str, **context: Any) -> Message:
     """Render ``passwordless/sms/<template>.txt``: short, ending ``@host #code``."""
+    links = _links(context)
     context = {"site_name": site_name(), "host": origin_host(), **context}
     current_app.update_template_context(context)
     text = current_app.jinja_env.get_template(f"passwordless/sms/{template}.txt").render(context)
-    return Message("sms", template, to, "", text.strip())
+    return Message("sms", template, to, "", text.strip(), links=links)
 
 
 def send(message: Message, *, background: bool | None = None) -> None:
@@ -90,9 +152,22 @@ def send(message: Message, *, background: bool | None = None) -> None:
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     if background is None:
         background = setting("SEND_IN_BACKGROUND")
-    if message.channel == "sms" and not _within_daily_sms_cap():
+    foreign = [link for link in message.links if not on_own_origin(link)]
+    if foreign:
+        # Never mail a link to another host, whatever built it: one click would
+        # hand that host a sign-in or reset token.
+        log.error(
+            "passwordless: %r not sent: it links off PASSWORDLESS_BASE_URL (%s)",
+            message.template,
+            ", ".join(urlsplit(link).netloc for link in foreign),
+        )
+        if background:
+            return  # the page must look the same whether or not a message went out
+        raise DeliveryFailed(detail="link off the configured origin")
+    over_cap = _over_daily_sms_cap(message.to) if message.channel == "sms" else None
+    if over_cap:
         log.warning(
-            "passwordless: PASSWORDLESS_SMS_DAILY_LIMIT reached; %r not sent", message.template
+            "passwordless: PASSWORDLESS_%s reached; %r not sent", over_cap, message.template
         )
         if background:
             return  # the page must look the same whether or not a text went out
@@ -126,13 +201,26 @@ def ensure_queue_room() -> None:
         raise SendQueueFull()
 
 
-def _within_daily_sms_cap() -> bool:
-    """Count one text against PASSWORDLESS_SMS_DAILY_LIMIT, in the limiter's storage
-    (so every process shares it); False once the day's budget is spent."""
+def _over_daily_sms_cap(to: str) -> str | None:
+    """Count one text against the day's caps, in the limiter's storage (so every
+    process shares them); the name of the cap that refused it, or None.
+
+    The number's share (per client network) is spent first and a text it refuses
+    touches nothing else: texts to one number, the attacker's own or one they only
+    know, cannot spend the whole app's cap, nor the share of its owner's network.
+    The share is one of the built-in limits (off with them); the app's cap, a
+    bill's bound, always holds.
+    """
+    per_number = setting("SMS_DAILY_LIMIT_PER_NUMBER")
+    if per_number and limits_on():
+        network = client_network() if has_request_context() else "no-request"
+        limit = parse_limit(f"{int(per_number)}/day")
+        if not count_use(limit, "passwordless-sms-daily-number", to, network):
+            return "SMS_DAILY_LIMIT_PER_NUMBER"
     cap = setting("SMS_DAILY_LIMIT")
-    if not cap:
-        return True
-    return count_use(parse_limit(f"{int(cap)}/day"), "passwordless-sms-daily")
+    if cap and not count_use(parse_limit(f"{int(cap)}/day"), "passwordless-sms-daily"):
+        return "SMS_DAILY_LIMIT"
+    return None
 
 
 def _deliver(app: Flask, message: Message, *, deferred: bool) -> None:

@@ -29,6 +29,22 @@ class SecretInvalid(PasswordlessError):
     )
 
 
+class LinkNotKept(SecretInvalid):
+    """A link's page opened without its token: not in the session, not in the form.
+
+    After a sign-in (the back button) that is a used link; right after opening
+    one, a browser that refuses cookies, since the token moved into the session
+    cookie (it could not sign in anyway: the CSRF token and the session are
+    cookies too).
+    """
+
+    message = (
+        "It has expired, was already used, or was replaced by a newer one. Ask for a new one "
+        "below. If you have just opened it from the message, this browser may be refusing "
+        "cookies: signing in needs them."
+    )
+
+
 class CodeWrong(PasswordlessError):
     """A wrong code; ``remaining`` tries are left on its row (0: the row is dead)."""
 
@@ -54,6 +70,19 @@ class TooManyMessages(PasswordlessError):
     status = 429
     title = "Too many codes"
     message = "We have sent you several codes already. Wait a few minutes, then try again."
+
+
+class RateLimited(PasswordlessError):
+    """A send budget is spent; rendered as the 429 page with ``retry_after`` seconds."""
+
+    status = 429
+    title = "Too many attempts"
+    message = "That was a lot of attempts in a short time. Please wait and try again."
+
+    def __init__(self, retry_after: int, limit: str = "") -> None:
+        super().__init__()
+        self.retry_after = retry_after
+        self.limit = limit
 
 
 class DeliveryFailed(PasswordlessError):

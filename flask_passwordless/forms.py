@@ -11,7 +11,7 @@ from wtforms import BooleanField, EmailField, HiddenField, PasswordField, String
 from wtforms.validators import AnyOf, InputRequired, Length, ValidationError
 
 from .config import setting
-from .passwords import PasswordRefused, check_policy
+from .passwords import PasswordRefused, check_policy, normalise
 from .phone import PhoneRefused, normalise_phone, parse_phone
 from .widgets import CheckboxInput, EmailInput, HiddenInput, PasswordInput, TelInput, TextInput
 
@@ -147,6 +147,9 @@ class CodeForm(Form):
 
 
 class PasswordLoginForm(EmailForm):
+    """The password goes on as typed: ``verify_password`` normalises it, and needs
+    the typed form too for hashes made before passwords were normalised."""
+
     password = PasswordField(
         "Password",
         widget=PasswordInput(),
@@ -186,7 +189,9 @@ class NewPasswordForm(Form):
             raise ValidationError(refused.message) from None
 
     def validate_confirm(self, field: Any) -> None:
-        if field.data != self.password.data:
+        """Compared normalised, like everything else: the same password typed twice
+        through different input methods is the same password."""
+        if normalise(field.data or "") != normalise(self.password.data or ""):
             raise ValidationError("The two passwords are not the same.")
 
 
@@ -195,7 +200,8 @@ class TwoFactorForm(CodeForm):
 
 
 class LinkForm(Form):
-    token = HiddenField(widget=HIDDEN, validators=[InputRequired(), Length(max=100)])
+    # Optional: without it, the view uses the copy in this browser's session.
+    token = HiddenField(widget=HIDDEN, validators=[Length(max=100)])
 
 
 class TwoFactorSettingForm(Form):

@@ -1,15 +1,26 @@
-"""Flask-Limiter wiring: which limits apply to sending and to checking.
+"""Rate limits: which apply to sending and to checking, and whose budget each spends.
 
-Keys are the client IP (``request.remote_addr``; put Werkzeug's ProxyFix in
-front when behind a proxy) or the normalised identifier being targeted, so
-known and unknown addresses are limited alike.
+Keys are the client (``request.remote_addr``; put Werkzeug's ProxyFix in front
+when behind a proxy) or the normalised identifier being targeted, so known and
+unknown addresses are limited alike.
+
+Send budgets per identifier are counted per client network as well: someone who
+knows an address, but not its mailbox, spends only the budget of the networks
+they ask from, never the owner's. A larger cap across all networks bounds what
+many networks together can send to one inbox or phone. Each flow (sign-in,
+reset, SMS sign-in, phone check, second step) has budgets of its own, so
+spending one never blocks another.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import logging
+import math
 import threading
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterable
+from functools import wraps
 from typing import Any
 
 from email_validator import EmailNotValidError
@@ -21,6 +32,7 @@ from limits.storage import MemoryStorage, storage_from_string
 from limits.strategies import FixedWindowRateLimiter, RateLimiter
 
 from .config import setting
+from .errors import RateLimited
 from .forms import normalise_email
 from .phone import PhoneRefused, parse_phone
 from .session import PARTIAL, PENDING
@@ -31,7 +43,32 @@ _lock = threading.Lock()
 
 
 def client_ip() -> str:
-    return request.remote_addr or "unknown"
+    """The client of the per-IP limits: its IPv4 address, or its IPv6 /64
+    (PASSWORDLESS_IPV6_CLIENT_PREFIX): one subscriber is handed a whole /64 and
+    may use any address in it."""
+    return _grouped(request.remote_addr, 32, setting("IPV6_CLIENT_PREFIX"))
+
+
+def client_network() -> str:
+    """The client's network for the per-identifier send budgets: its /24 or /48 by
+    default (PASSWORDLESS_CLIENT_NETWORK_PREFIXES), what one home, office or
+    hosting customer usually holds."""
+    ipv4, ipv6 = setting("CLIENT_NETWORK_PREFIXES")
+    return _grouped(request.remote_addr, ipv4, ipv6)
+
+
+def _grouped(remote_addr: str | None, ipv4: int, ipv6: int) -> str:
+    raw = remote_addr or ""
+    try:
+        address = ipaddress.ip_address(raw.split("%", 1)[0])  # no zone: fe80::1%eth0
+    except ValueError:
+        return raw[:64] or "unknown"  # not an address (a proxy set-up's doing): as given
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
+        address = address.ipv4_mapped
+    prefix = ipv4 if address.version == 4 else ipv6
+    if prefix >= address.max_prefixlen:
+        return address.compressed
+    return ipaddress.ip_network((address, prefix), strict=False).compressed
 
 
 def _typed_email() -> str:
@@ -86,14 +123,80 @@ def _failed(response: Any) -> bool:
     return response.status_code not in (302, 303)
 
 
+def limits_on() -> bool:
+    """The built-in limits apply: ours are on, and so is the Limiter."""
+    return not _disabled() and state().limiter.enabled
+
+
 def spend(limit_setting: str, key: str) -> bool:
     """Count one use against a limit outside any view (in the limiter's storage, so
     every process shares it); False once the budget is spent."""
-    limiter = state().limiter
-    if _disabled() or not limiter.enabled:
+    if not limits_on():
         return True
     budget = setting(limit_setting)
     return all(count_use(item, "passwordless", limit_setting, key) for item in parse_many(budget))
+
+
+def spend_send_budget(flow: str, identifier: str) -> None:
+    """Count one request to send ``flow``'s message to ``identifier``; raise RateLimited
+    when a budget is spent.
+
+    The budget of (identifier, client network) is spent first: a request it refuses
+    touches nothing else, so one network asking in vain never spends the cap that
+    all networks share.
+    """
+    if not limits_on():
+        return
+    budgets = (
+        ("LIMIT_SEND_PER_IDENTIFIER", ("send", flow, identifier, client_network())),
+        ("LIMIT_SEND_PER_IDENTIFIER_TOTAL", ("send-all", flow, identifier)),
+    )
+    for name, keys in budgets:
+        items = parse_many(setting(name))
+        for item in items:
+            if not count_use(item, "passwordless", *keys):
+                raise RateLimited(_wait(items, ("passwordless", *keys)), limit=str(item))
+
+
+#: Flask-Limiter scopes of our own limits, and the setting each was made from.
+_SCOPES = {
+    "passwordless-send-ip": "LIMIT_SEND_PER_IP",
+    "passwordless-check-ip": "LIMIT_CHECK_PER_IP",
+    "passwordless-failed-checks": "LIMIT_FAILED_CHECKS_PER_IDENTIFIER",
+}
+
+
+def retry_after(breached: Any) -> int:
+    """Seconds until a request that Flask-Limiter refused could pass.
+
+    Flask-Limiter stops at the first limit breached, the shortest window, and
+    reports that one; when a longer window of the same setting is spent too (the
+    minute and the day), the day is the real wait.
+    """
+    scope = breached.scope if isinstance(breached.scope, str) else None
+    items = [breached.limit]
+    if scope in _SCOPES:
+        items += [item for item in parse_many(setting(_SCOPES[scope])) if item != breached.limit]
+    keys = (
+        breached.key_func(),
+        scope or breached.scope_for(request.endpoint or "", request.method),
+    )
+    return _wait(items, keys, breached=breached.limit)
+
+
+def _wait(items: Iterable[RateLimitItem], keys: tuple[str, ...], breached: Any = None) -> int:
+    """The longest wait among the spent windows of ``items`` under ``keys``."""
+    prefix = current_app.config.get("RATELIMIT_KEY_PREFIX")
+    keys = (prefix, *keys) if prefix else keys
+    counter, now, wait = _counter(state()), time.time(), 0.0
+    for item in items:
+        try:
+            reset_at, remaining = counter.get_window_stats(item, *keys)
+        except (StorageError, counter.storage.base_exceptions):
+            reset_at, remaining = now + item.get_expiry(), 0  # the storage went away
+        if remaining <= 0 or item == breached:
+            wait = max(wait, reset_at - now)
+    return max(1, math.ceil(wait)) if wait else 60
 
 
 def count_use(limit: RateLimitItem, *keys: str) -> bool:
@@ -145,11 +248,14 @@ class Limits:
     def __init__(self, limiter: Limiter) -> None:
         self.limiter = limiter
 
-    def sends(self, channel: str) -> Callable[[Any], Any]:
-        """Per-IP and per-identifier limits on POSTs that send a message."""
+    def sends(self, channel: str, flow: str | None = None) -> Callable[[Any], Any]:
+        """A per-IP limit, and the budgets of the identifier typed (see
+        spend_send_budget), on POSTs that send a message. ``flow`` names the budget
+        (sign-in and reset each have their own); it defaults to the channel."""
         identifier_key = {"email": _email_key, "phone": _phone_key, "partial": _partial_key}[
             channel
         ]
+        budget = flow or channel
         per_ip = self.limiter.shared_limit(
             lambda: setting("LIMIT_SEND_PER_IP"),
             scope="passwordless-send-ip",
@@ -157,14 +263,17 @@ class Limits:
             methods=["POST"],
             exempt_when=_disabled,
         )
-        per_identifier = self.limiter.shared_limit(
-            lambda: setting("LIMIT_SEND_PER_IDENTIFIER"),
-            scope=f"passwordless-send-{channel}",
-            key_func=identifier_key,
-            methods=["POST"],
-            exempt_when=_disabled,
-        )
-        return lambda view: per_ip(per_identifier(view))
+
+        def decorate(view: Any) -> Any:
+            @wraps(view)
+            def spending(*args: Any, **kwargs: Any) -> Any:
+                if request.method == "POST":
+                    spend_send_budget(budget, identifier_key())
+                return view(*args, **kwargs)
+
+            return per_ip(spending)
+
+        return decorate
 
     def checks(self, view: Any) -> Any:
         """Per-IP limit on every request that checks a code, link or password."""

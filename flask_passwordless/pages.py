@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import logging
-import math
-import time
 from contextlib import suppress
 from typing import Any
 
@@ -12,8 +10,10 @@ import sqlalchemy as sa
 from flask import current_app, g, make_response, render_template, request
 from flask_wtf.csrf import CSRFError
 
+from .config import setting
 from .delivery import site_name
-from .errors import DatabaseUnavailable, FormExpired, PasswordlessError
+from .errors import DatabaseUnavailable, FormExpired, PasswordlessError, RateLimited
+from .limits import retry_after
 from .signals import emit, rate_limited
 from .state import state
 
@@ -28,8 +28,38 @@ def template_context() -> dict[str, Any]:
     return {"passwordless_site_name": site_name()}
 
 
+#: PASSWORDLESS_CONTENT_SECURITY_POLICY = "strict": the shipped pages load their one
+#: stylesheet and one script from this origin and have no inline script, style or
+#: event handler, so an injected tag can run or restyle nothing. ``data:`` images
+#: are for QR codes; forms post only here; no <base> may move relative links.
+STRICT_POLICY = "; ".join(
+    [
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self' data:",
+        "object-src 'none'",
+        "form-action 'self'",
+        "base-uri 'none'",
+        "frame-ancestors 'none'",
+    ]
+)
+#: What every page sends however the policy is set: it cannot be framed.
+FRAME_POLICY = "frame-ancestors 'none'"
+
+
+def content_security_policy() -> str:
+    """The policy for the extension's pages: the strict one, the host's own, or
+    (None, False) only the framing rule, for layouts that need inline code."""
+    chosen = setting("CONTENT_SECURITY_POLICY")
+    if not chosen:
+        return FRAME_POLICY
+    return STRICT_POLICY if chosen == "strict" else str(chosen)
+
+
 def secure_headers(response: Any) -> Any:
-    """Auth pages are never cached, framed, or leaked through the Referer."""
+    """Auth pages are never cached, framed, or leaked through the Referer, and run
+    no script but their own."""
     if request.endpoint == "passwordless.static":
         return response
     response.headers["Cache-Control"] = "no-store"
@@ -37,7 +67,7 @@ def secure_headers(response: Any) -> Any:
     # Referer. strict-origin sends only the origin, so no token or path leaks.
     response.headers["Referrer-Policy"] = "strict-origin"
     response.headers["X-Frame-Options"] = "DENY"
-    response.headers.setdefault("Content-Security-Policy", "frame-ancestors 'none'")
+    response.headers.setdefault("Content-Security-Policy", content_security_policy())
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     return response
 
@@ -64,11 +94,13 @@ def handle_csrf_error(_error: CSRFError) -> Any:
 
 
 def handle_rate_limited(error: Any) -> Any:
-    """429 with a page that says when to try again, and Retry-After."""
-    limiter = state().limiter
-    current = limiter.current_limit
-    wait = max(1, math.ceil(current.reset_at - time.time())) if current else 60
-    emit(rate_limited, limit=str(getattr(error, "limit", "")), endpoint=request.endpoint)
+    """429 with a page that says when to try again, and Retry-After: the real wait,
+    the longest of the spent windows (a spent day is not "try again in a minute")."""
+    if isinstance(error, RateLimited):  # one of our send budgets
+        wait, limit = error.retry_after, error.limit
+    else:  # Flask-Limiter's RateLimitExceeded
+        wait, limit = retry_after(error.limit), str(error.limit.limit)
+    emit(rate_limited, limit=limit, endpoint=request.endpoint)
     response = render_page("rate_limited.html", 429, retry_after=wait)
     response.headers["Retry-After"] = str(wait)
     return response

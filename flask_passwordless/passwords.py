@@ -1,143 +1,173 @@
 """Password hashing and the password policy.
 
-Hashing uses Werkzeug's scrypt by default (PASSWORDLESS_PASSWORD_HASH); hashes
-made with an older method are upgraded at the next successful sign-in.
-Unknown emails are checked against a dummy hash, so a wrong address costs the
-same time as a wrong password.
+Passwords are NFKC-normalised before they are checked, hashed or compared, so
+the same password typed on another keyboard or input method (full-width
+letters, composed or decomposed accents) is the same password. Hashing uses
+Werkzeug's scrypt by default (PASSWORDLESS_PASSWORD_HASH); hashes made with an
+older method, or from a password before normalisation, are upgraded at the next
+successful sign-in. Unknown emails are checked against a dummy hash, so a wrong
+address costs the same time as a wrong password.
+
+Strength is estimated by zxcvbn (the Rust port, ``zxcvbn-rs-py``): frequency
+lists of leaked passwords, names, words and keyboard patterns, scored 0 to 4.
 """
 
 from __future__ import annotations
 
+import enum
+import re
 import secrets
+import unicodedata
 from functools import cache
 
+from flask import current_app
 from werkzeug.security import check_password_hash, generate_password_hash
+from zxcvbn_rs_py import Entropy, zxcvbn
 
+from . import breaches
 from .config import setting
 from .errors import PasswordlessError
 
-#: Passwords people choose first; refused whatever the length rules say.
-COMMON = frozenset(
-    [
-        "password",
-        "password1",
-        "password12",
-        "password123",
-        "password1234",
-        "passw0rd",
-        "p@ssw0rd",
-        "p@ssword",
-        "12345678",
-        "123456789",
-        "1234567890",
-        "0123456789",
-        "87654321",
-        "987654321",
-        "11111111",
-        "00000000",
-        "12341234",
-        "11223344",
-        "12121212",
-        "88888888",
-        "99999999",
-        "147258369",
-        "123123123",
-        "qwertyuiop",
-        "qwerty123",
-        "qwertyui",
-        "qwerty12",
-        "1q2w3e4r",
-        "1q2w3e4r5t",
-        "zaq12wsx",
-        "1qaz2wsx",
-        "asdfghjkl",
-        "asdfasdf",
-        "abcd1234",
-        "abc12345",
-        "abcdefgh",
-        "abcdefg1",
-        "iloveyou",
-        "iloveyou1",
-        "sunshine",
-        "princess",
-        "football",
-        "baseball",
-        "basketball",
-        "superman",
-        "batman123",
-        "starwars",
-        "pokemon",
-        "dragon123",
-        "monkey123",
-        "letmein1",
-        "letmein123",
-        "welcome1",
-        "welcome123",
-        "trustno1",
-        "whatever",
-        "changeme",
-        "changeme1",
-        "default1",
-        "admin123",
-        "administrator",
-        "secret123",
-        "computer",
-        "internet",
-        "michael1",
-        "jennifer",
-        "charlie1",
-        "shadow12",
-        "master12",
-        "freedom1",
-        "liverpool",
-        "chelsea1",
-        "arsenal1",
-        "mustang1",
-        "jordan23",
-        "loveyou1",
-        "hello123",
-        "goodluck",
-        "summer2024",
-        "winter2024",
-        "summer2025",
-        "winter2025",
-        "summer2026",
-        "autumn2026",
-        "spring2026",
-        "google123",
-        "facebook",
-    ]
-)
+#: Characters the estimator sees. Its cost grows faster than the length (a random
+#: 128-character string takes about 0.3 s), and characters past these can only add
+#: strength, so a longer password is judged by its start: a cheap, safe bound.
+ESTIMATED_LENGTH = 64
+
+#: The estimator's warnings, said our way (keyed by the name of its enum member).
+WARNINGS = {
+    "StraightRowsOfKeysAreEasyToGuess": "Rows of keys on a keyboard are easy to guess.",
+    "ShortKeyboardPatternsAreEasyToGuess": "Short keyboard patterns are easy to guess.",
+    "RepeatsLikeAaaAreEasyToGuess": 'Repeated characters like "aaa" are easy to guess.',
+    "RepeatsLikeAbcAbcAreOnlySlightlyHarderToGuess": (
+        'Repeats like "abcabc" are hardly harder to guess than "abc".'
+    ),
+    "ThisIsATop10Password": "It is one of the ten most used passwords.",
+    "ThisIsATop100Password": "It is one of the hundred most used passwords.",
+    "ThisIsACommonPassword": "It is a very common password.",
+    "ThisIsSimilarToACommonlyUsedPassword": "It is a common password with small changes.",
+    "SequencesLikeAbcAreEasyToGuess": 'Sequences like "abc" or "6543" are easy to guess.',
+    "RecentYearsAreEasyToGuess": "Recent years are easy to guess.",
+    "AWordByItselfIsEasyToGuess": "A single word is easy to guess.",
+    "DatesAreOftenEasyToGuess": "Dates are easy to guess.",
+    "NamesAndSurnamesByThemselvesAreEasyToGuess": "Names on their own are easy to guess.",
+    "CommonNamesAndSurnamesAreEasyToGuess": "Common names are easy to guess.",
+}
+
+#: And its suggestions; the first one that has text here is shown.
+SUGGESTIONS = {
+    "UseAFewWordsAvoidCommonPhrases": "Use a few words, not a common phrase.",
+    "AddAnotherWordOrTwo": "Add another word or two: uncommon words are best.",
+    "CapitalizationDoesntHelpVeryMuch": "Capital letters do not help much.",
+    "AllUppercaseIsAlmostAsEasyToGuessAsAllLowercase": "All capitals are almost as easy to guess.",
+    "ReversedWordsArentMuchHarderToGuess": "Words spelled backwards are not much harder to guess.",
+    "PredictableSubstitutionsDontHelpVeryMuch": (
+        'Swapping letters for look-alikes ("@" for "a") does not help much.'
+    ),
+    "UseALongerKeyboardPatternWithMoreTurns": "Use a longer keyboard pattern with more turns.",
+    "AvoidRepeatedWordsAndCharacters": "Avoid repeated words and characters.",
+    "AvoidSequences": "Avoid sequences.",
+    "AvoidRecentYears": "Avoid recent years.",
+    "AvoidYearsThatAreAssociatedWithYou": "Avoid years that have to do with you.",
+    "AvoidDatesAndYearsThatAreAssociatedWithYou": "Avoid dates and years that have to do with you.",
+}
+
+TOO_WEAK = "That password is too easy to guess."
+FROM_ADDRESS = "It is built from your email address or the name of this site."
+FALLBACK_ADVICE = "Try a longer phrase of a few uncommon words."
+BREACHED = "That password has appeared in a data breach, so attackers try it early. Choose another."
 
 
 class PasswordRefused(PasswordlessError):
     title = "Choose another password"
 
 
+class Verdict(enum.Enum):
+    """What ``verify_password`` found. Falsy only when the password is wrong."""
+
+    WRONG = "wrong"
+    RIGHT = "right"
+    #: Matched only as typed, not normalised: a hash from before normalisation.
+    RIGHT_AS_TYPED = "right as typed"
+
+    def __bool__(self) -> bool:
+        return self is not Verdict.WRONG
+
+
+def normalise(password: str) -> str:
+    """NFKC: one string for one password, whatever keyboard or IME typed it."""
+    return unicodedata.normalize("NFKC", password)
+
+
 def check_policy(password: str, email: str | None = None) -> None:
-    """Raise PasswordRefused with the reason a person can act on."""
+    """Raise PasswordRefused with the reason a person can act on.
+
+    Checks the normalised form, which is what will be stored: length, then the
+    strength estimate (with the address as words an attacker would try first),
+    then, when turned on, the breached-password service.
+    """
+    password = normalise(password)
     low, high = setting("PASSWORD_MIN_LENGTH"), setting("PASSWORD_MAX_LENGTH")
     if len(password) < low:
         raise PasswordRefused(f"Use at least {low} characters.")
     if len(password) > high:
         raise PasswordRefused(f"Use at most {high} characters.")
-    folded = password.casefold()
-    if folded in COMMON or len(set(folded)) <= 2:
-        raise PasswordRefused("That password is too common. Choose one that is hard to guess.")
-    if email and folded in {email.casefold(), email.casefold().split("@")[0]}:
-        raise PasswordRefused("Your password must not be your email address.")
+    minimum, hints = setting("PASSWORD_MIN_SCORE"), user_inputs(email)
+    estimate = zxcvbn(password[:ESTIMATED_LENGTH], hints)
+    if int(estimate.score) < minimum:
+        raise PasswordRefused(_advice(password, estimate, hints, minimum))
+    if breaches.breached(password):
+        raise PasswordRefused(BREACHED)
+
+
+def user_inputs(email: str | None) -> list[str]:
+    """Words an attacker who knows the account tries first: the address, its local
+    part and the pieces of it (``alice.smith`` gives ``alice`` and ``smith``), and
+    the site's name."""
+    words = [setting("SITE_NAME") or current_app.name]
+    if email:
+        local = email.partition("@")[0]
+        pieces = [piece for piece in re.split(r"[\W\d_]+", local) if len(piece) >= 3]
+        words += [email, local, *pieces]
+    return [word.casefold() for word in words if word]
+
+
+def _advice(password: str, estimate: Entropy, hints: list[str], minimum: int) -> str:
+    """The estimator's feedback as one message: what is wrong, then what to do."""
+    if int(zxcvbn(password[:ESTIMATED_LENGTH], []).score) >= minimum:
+        return f"{TOO_WEAK} {FROM_ADDRESS}"  # strong enough, were it not for the address
+    feedback = estimate.feedback
+    warning = WARNINGS.get(_name(feedback.warning if feedback else None), "")
+    names = [_name(item) for item in (feedback.suggestions if feedback else ())]
+    advice = next((SUGGESTIONS[name] for name in names if name in SUGGESTIONS), FALLBACK_ADVICE)
+    return " ".join(part for part in (TOO_WEAK, warning, advice) if part)
+
+
+def _name(member: object) -> str:
+    """``Warning.ThisIsACommonPassword`` -> ``ThisIsACommonPassword`` (the binding's
+    enum members are not hashable, so they cannot key a dict themselves)."""
+    return repr(member).rpartition(".")[2] if member is not None else ""
 
 
 def hash_password(password: str) -> str:
-    return generate_password_hash(password, method=setting("PASSWORD_HASH"))
+    return generate_password_hash(normalise(password), method=setting("PASSWORD_HASH"))
 
 
-def verify_password(password_hash: str | None, password: str) -> bool:
-    """Constant work whether or not there is a hash to check."""
+def verify_password(password_hash: str | None, password: str) -> Verdict:
+    """Check the normalised password; if it differs from what was typed and does
+    not match, also the password as typed (a hash set before normalisation; the
+    caller rehashes it). The work depends only on what was typed, never on
+    whether there is a hash to check."""
+    normal = normalise(password)
+    tries = [normal] if normal == password else [normal, password]
     if not password_hash:
-        check_password_hash(_dummy_hash(setting("PASSWORD_HASH")), password)
-        return False
-    return check_password_hash(password_hash, password)
+        for candidate in tries:
+            check_password_hash(_dummy_hash(setting("PASSWORD_HASH")), candidate)
+        return Verdict.WRONG
+    if check_password_hash(password_hash, normal):
+        return Verdict.RIGHT
+    if len(tries) > 1 and check_password_hash(password_hash, password):
+        return Verdict.RIGHT_AS_TYPED
+    return Verdict.WRONG
 
 
 def needs_rehash(password_hash: str) -> bool:

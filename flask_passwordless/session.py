@@ -19,6 +19,9 @@ from .state import state
 AUTH_RECORD = "_passwordless_auth"
 PENDING = "_passwordless_pending"
 PARTIAL = "_passwordless_partial"  # half signed in: first factor passed, second pending
+LINKS = "_passwordless_links"  # link tokens moved out of their URLs, by purpose
+MAX_TOKEN_LENGTH = 100  # a real one has 43 characters; longer ones are not worth a cookie
+LINK_REQUEST = "_passwordless_link_request"  # a link asked for without a code page (reset)
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -52,10 +55,24 @@ def sign_out() -> None:
 
 
 def sign_out_everywhere(user: Any) -> None:
-    """Rotate the user's auth_id, so every other session stops matching."""
+    """Rotate the user's auth_id, so every other session stops matching, and retire
+    the links and codes still out there, so none of them starts a new one.
+
+    Remembered devices stay: they are not sessions (each still needs a first
+    factor), and a password change or the devices page forgets them.
+    """
     state().adapter.rotate_auth_id(user)
+    retire_secrets(user)
     emit(sessions_revoked, user=user)
     sign_out()
+
+
+def retire_secrets(user: Any) -> None:
+    """Kill every outstanding link and code (sign-in, reset, second step) sent to the
+    user's address or number: whoever holds an old message can start nothing."""
+    adapter = state().adapter
+    email, phone = adapter.email_of(user), adapter.phone_of(user)
+    state().secrets.retire_identifiers([email, phone] if phone else [email])
 
 
 def expect_code(secret_id: int, purpose: str, sent_to: str, identifier: str) -> None:
@@ -75,6 +92,52 @@ def pending_code(*purposes: str) -> dict[str, Any] | None:
     pending = session.get(PENDING)
     if isinstance(pending, dict) and pending.get("purpose") in purposes:
         return pending
+    return None
+
+
+def keep_link_token(purpose: str) -> Any:
+    """On a link's first GET, move its token from the URL into this browser's session
+    and answer 303 to the same path without it; None when the URL holds no token.
+
+    Access logs, history and bookmarks then keep only the bare path. Nothing is
+    checked or used here: the page behind the redirect checks the session's copy.
+    """
+    token = request.args.get("token")
+    if token is None or request.method not in ("GET", "HEAD"):
+        return None
+    kept = session.get(LINKS)
+    kept = {k: v for k, v in kept.items() if k != purpose} if isinstance(kept, dict) else {}
+    if 0 < len(token) <= MAX_TOKEN_LENGTH:  # a broken link must not show an older one's page
+        kept[purpose] = token
+    session[LINKS] = kept
+    return redirect(url_for(request.endpoint), 303)  # type: ignore[arg-type]
+
+
+def kept_link_token(purpose: str) -> str | None:
+    kept = session.get(LINKS)
+    token = kept.get(purpose) if isinstance(kept, dict) else None
+    return token if isinstance(token, str) else None
+
+
+def forget_link_token(purpose: str) -> None:
+    kept = session.get(LINKS)
+    if isinstance(kept, dict) and purpose in kept:
+        session[LINKS] = {key: value for key, value in kept.items() if key != purpose}
+
+
+def remember_link_request(secret_id: int, purpose: str) -> None:
+    """Remember, in this browser only, the link it asked for that has no code page (a
+    reset), so that asking again here replaces it (see previous_secret)."""
+    session[LINK_REQUEST] = {"id": secret_id, "purpose": purpose}
+
+
+def previous_secret(purpose: str) -> int | None:
+    """The secret this browser asked for last for ``purpose``: the only one a new
+    request from here may retire (another browser asking never retires it)."""
+    for record in (session.get(PENDING), session.get(LINK_REQUEST)):
+        if isinstance(record, dict) and record.get("purpose") == purpose:
+            found = record.get("id")
+            return found if isinstance(found, int) else None
     return None
 
 

@@ -9,6 +9,7 @@ that is not a session of the user.
 
 from __future__ import annotations
 
+import hmac
 from typing import Any
 
 from flask import redirect, session, url_for
@@ -22,8 +23,10 @@ from .phone import masked_phone
 from .session import PARTIAL, redirect_after_login, sign_in
 from .signals import emit
 from .state import state
+from .tokens import candidate_hashes, hash_secret
 
 PURPOSE = "two-factor"
+_FINGERPRINT_LABEL = "half-signed-in auth_id:"
 
 
 class SecondFactorUnavailable(PasswordlessError):
@@ -106,7 +109,7 @@ def send_second_factor(user: Any, first: str, channel: str, next_url: str | None
         started = earlier.get("at", started)  # and the five minutes do not restart
     # Codes of the second step live in one browser's session: a sign-in started
     # elsewhere (even by someone who knows the password) must not void this one.
-    issued = store.issue(PURPOSE, to, link=False, retire_older=False)
+    issued = store.issue(PURPOSE, to, link=False)
     minutes = setting("TOKEN_MAX_AGE") // 60
     if channel == "sms":
         message = render_sms("two_factor", to, code=issued.code, minutes=minutes)
@@ -116,7 +119,7 @@ def send_second_factor(user: Any, first: str, channel: str, next_url: str | None
     send(message, background=False)
     session[PARTIAL] = {
         "key": adapter.key_of(user),
-        "auth_id": user.get_id(),
+        "auth_fp": _auth_fingerprint(user),
         "first": first,
         "channel": channel,
         "id": issued.id,
@@ -129,6 +132,25 @@ def send_second_factor(user: Any, first: str, channel: str, next_url: str | None
     emit(signals.code_sent, channel=channel, identifier=to)
 
 
+def _auth_fingerprint(user: Any) -> str:
+    """A keyed fingerprint of the user's auth_id for the half-signed-in record.
+
+    The session cookie is signed, not encrypted, and with a leaked SECRET_KEY
+    anyone can forge one: the random auth_id is then all a forger lacks, so it
+    is not handed out before the second step. The fingerprint still changes
+    when the auth_id rotates (a reset, "sign out everywhere"), which ends the
+    half-finished sign-in.
+    """
+    return hash_secret(_FINGERPRINT_LABEL + str(user.get_id()))
+
+
+def _same_auth_id(user: Any, fingerprint: Any) -> bool:
+    if not isinstance(fingerprint, str):
+        return False
+    value = _FINGERPRINT_LABEL + str(user.get_id())
+    return any(hmac.compare_digest(fingerprint, h) for h in candidate_hashes(value))
+
+
 def half_signed_in() -> tuple[Any, dict[str, Any]] | None:
     """The user and record of a pending second factor, if still fresh and valid."""
     partial = session.get(PARTIAL)
@@ -139,7 +161,7 @@ def half_signed_in() -> tuple[Any, dict[str, Any]] | None:
         session.pop(PARTIAL, None)
         return None
     user = state().adapter.get_by_key(str(partial.get("key")))
-    if user is None or user.get_id() != partial.get("auth_id"):  # reset or signed out since
+    if user is None or not _same_auth_id(user, partial.get("auth_fp")):  # reset or signed out
         session.pop(PARTIAL, None)
         return None
     return user, partial

@@ -2,7 +2,9 @@
 
 The plain link token and code exist only in the message that carries them.
 Every state change is a single conditional UPDATE, so that any number of
-concurrent redeemers (threads, processes, hosts) see exactly one winner.
+concurrent redeemers (threads, processes, hosts) see exactly one winner. Only
+the browser that asked for a secret may replace it by asking again; a password
+reset retires them all.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import hashlib
 import hmac
 import re
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
@@ -28,11 +30,14 @@ _HASH_CONTEXT = b"flask-passwordless one-time secret v1"
 
 @dataclass(frozen=True)
 class Issued:
-    """A freshly issued secret: the only time the plain values exist."""
+    """A freshly issued secret: the only time the plain values exist.
+
+    They stay out of ``repr()``: reprs end up in logs and tracebacks.
+    """
 
     id: int
-    token: str | None
-    code: str
+    token: str | None = field(repr=False)
+    code: str = field(repr=False)
 
 
 @dataclass(frozen=True)
@@ -92,10 +97,10 @@ class Secrets:
         under_limit = t.c.attempts < sa.bindparam("max_attempts")
         used = {"consumed_at": sa.bindparam("used_at")}
         self._insert = sa.insert(t)
-        self._retire = (
+        self._replace = (
             sa.update(t)
             .where(
-                t.c.identifier == sa.bindparam("of_identifier"),
+                t.c.id == sa.bindparam("secret_id"),
                 t.c.purpose == sa.bindparam("of_purpose"),
                 t.c.consumed_at.is_(None),
             )
@@ -138,18 +143,21 @@ class Secrets:
         link: bool = True,
         next_url: str | None = None,
         max_age: int | None = None,
-        retire_older: bool = True,
+        replaces: int | None = None,
     ) -> Issued:
-        """Retire older live rows for this identifier and purpose, then add a new one.
+        """Add a new live row; retire ``replaces``, the row this same browser asked for
+        before, if it is still live.
 
-        ``retire_older=False`` is for codes bound to one browser's session (the
-        second factor), where a sign-in elsewhere must not void this one.
+        Nothing else is retired: a request from another browser (anyone who knows the
+        address) must not void the owner's link or code. Live rows add no guessing
+        surface, as a code is checked only against the row its own browser's session
+        points at, and the send budgets bound how many rows there can be.
         """
         now = clock.now()
         token = secrets.token_urlsafe(32) if link else None
         code = generate_code(setting("CODE_LENGTH"))
-        if retire_older:
-            self._run(self._retire, of_identifier=identifier, of_purpose=purpose, used_at=now)
+        if isinstance(replaces, int):
+            self._run(self._replace, secret_id=replaces, of_purpose=purpose, used_at=now)
         inserted = self._run(
             self._insert,
             purpose=purpose,

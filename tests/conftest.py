@@ -151,7 +151,8 @@ def submit_code(client, code: str):
 
 
 def confirm_link(client, token: str):
-    page = client.get(f"/auth/login/link?token={token}")
+    """Open the link (its GET redirects to the bare path), then press the button."""
+    page = client.get(f"/auth/login/link?token={token}", follow_redirects=True)
     match = CSRF_FIELD.search(page.get_data(as_text=True))
     csrf = match.group(1) if match else csrf_token(client)
     return client.post("/auth/login/link", data={"token": token, "csrf_token": csrf})
@@ -159,3 +160,10 @@ def confirm_link(client, token: str):
 
 def signed_in_as(client) -> str:
     return re.search(r"signed in: (\S+)</p>", client.get("/").get_data(as_text=True)).group(1)
+
+
+def client_from(app, address: str):
+    """A test client whose requests come from ``address`` (REMOTE_ADDR)."""
+    client = app.test_client()
+    client.environ_base["REMOTE_ADDR"] = address
+    return client

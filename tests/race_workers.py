@@ -36,7 +36,8 @@ _CSRF = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
 
 
 def _csrf(client: Any, path: str) -> str:
-    return _CSRF.search(client.get(path).get_data(as_text=True)).group(1)
+    page = client.get(path, follow_redirects=True)  # a link's GET redirects to its bare path
+    return _CSRF.search(page.get_data(as_text=True)).group(1)
 
 
 def _status(response: Any) -> int:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import statistics
 import time
 
 import pytest
@@ -242,24 +241,3 @@ def test_sms_and_password_pages_do_not_enumerate(app):
     known, unknown = sms(PHONE), sms("+14155550123")
     assert known[0] == unknown[0]
     assert known[1][0] == unknown[1][0] == 200
-
-
-def test_known_and_unknown_emails_take_about_the_same_time(make_app):
-    """A measurement over many requests; printed, with only a loose bound asserted."""
-    app = make_app(PASSWORDLESS_LIMITER_ENABLED=False)
-    make_user(app)
-    client = app.test_client()
-    token = csrf_token(client)
-
-    def timed(email):
-        started = time.perf_counter()
-        client.post("/auth/login", data={"email": email, "csrf_token": token})
-        return time.perf_counter() - started
-
-    known, unknown = [], []
-    for _ in range(60):
-        known.append(timed("alice@example.com"))
-        unknown.append(timed("nobody@example.com"))
-    ratio = statistics.median(unknown) / statistics.median(known)
-    print(f"median unknown/known email response time: {ratio:.3f}")
-    assert 0.7 < ratio < 1.4

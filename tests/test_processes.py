@@ -367,7 +367,9 @@ def test_rate_limits_are_shared_by_both_instances(stack):
     assert refused.status_code == 429
     assert int(refused.headers["Retry-After"]) > 0
     assert len(stack.emails_to("limited@example.com", 3)) == 3
-    keys = stack.redis.keys(f"*/{stack.key_prefix}/email:limited@example.com/*")
+    keys = stack.redis.keys(
+        f"*/{stack.key_prefix}/passwordless/send/login/email:limited@example.com/*"
+    )
     assert keys  # the counters live in Redis, under this test's prefix
 
 

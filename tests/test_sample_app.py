@@ -66,7 +66,7 @@ def test_a_visitor_signs_up_with_the_link_printed_in_the_terminal(sample, capsys
     sample.extensions["passwordless"].dispatcher.wait()
     printed = capsys.readouterr().out
     link = re.search(r"http://127\.0\.0\.1:5000(/auth/login/link\?token=\S+)", printed).group(1)
-    confirm = client.get(link).get_data(as_text=True)
+    confirm = client.get(link, follow_redirects=True).get_data(as_text=True)
     csrf = CSRF_FIELD.search(confirm).group(1)
     token_value = link.split("token=")[1]
     response = client.post("/auth/login/link", data={"token": token_value, "csrf_token": csrf})

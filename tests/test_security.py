@@ -2,9 +2,21 @@
 
 from __future__ import annotations
 
-import pytest
+import re
 
-from conftest import CSRF_FIELD, code_in, csrf_token, request_login, submit_code, token_in
+import pytest
+from factors import PHONE, make_user
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from conftest import (
+    CSRF_FIELD,
+    add_user,
+    code_in,
+    csrf_token,
+    request_login,
+    submit_code,
+    token_in,
+)
 
 
 def _normalised(response, email: str) -> tuple:
@@ -95,27 +107,151 @@ def test_next_on_own_path_with_query_is_kept(client, user, outbox):
 
 
 def test_links_ignore_a_forged_host_header(client, user, outbox):
-    token = csrf_token(client)
-    response = client.post(
-        "/auth/login",
-        data={"email": "alice@example.com", "csrf_token": token},
-        headers={"Host": "evil.example"},
-    )
-    assert response.status_code in (302, 400)
-    for message in outbox:
-        assert "evil.example" not in message.text + (message.html or "")
-        assert "https://app.example.com/auth/login/link?token=" in message.text
+    forged = {"Host": "evil.example"}
+    page = client.get("/auth/login", headers=forged).get_data(as_text=True)
+    data = {"email": "alice@example.com", "csrf_token": CSRF_FIELD.search(page).group(1)}
+    response = client.post("/auth/login", data=data, headers=forged)
+    assert response.status_code == 302
+    (message,) = outbox
+    assert "evil.example" not in message.text + message.html
+    assert "https://app.example.com/auth/login/link?token=" in message.text
 
 
 def test_links_fall_back_to_server_name(make_app):
     app = make_app(PASSWORDLESS_BASE_URL=None, SERVER_NAME="login.example.org")
-    from conftest import add_user
-
     add_user(app, "alice@example.com")
     client = app.test_client()
     request_login(client, "alice@example.com")
     text = app.extensions["passwordless"].outbox[0].text
     assert "http://login.example.org/auth/login/link?token=" in text
+
+
+def test_server_name_links_keep_the_application_root_once(make_app):
+    app = make_app(
+        PASSWORDLESS_BASE_URL=None, SERVER_NAME="login.example.org", APPLICATION_ROOT="/app"
+    )
+    add_user(app, "alice@example.com")
+    client = app.test_client()  # its requests come under /app too
+    assert request_login(client, "alice@example.com").headers["Location"] == "/app/auth/login/code"
+    (message,) = app.extensions["passwordless"].outbox
+    assert "http://login.example.org/app/auth/login/link?token=" in message.text
+
+
+def _behind_proxy_fix(app):
+    app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1, x_prefix=1)
+    return app
+
+
+def _urls(message) -> list[str]:
+    return re.findall(r"https?://\S+", message.text + (message.html or ""))
+
+
+def test_a_forwarded_prefix_cannot_move_links_to_another_host(make_app):
+    app = _behind_proxy_fix(make_app(PASSWORDLESS_EMAIL_UNKNOWN_ACCOUNTS=True))
+    make_user(app, phone=PHONE)
+    outbox = app.extensions["passwordless"].outbox
+    client = app.test_client()
+    hostile = {"X-Forwarded-Prefix": "@evil.com", "X-Forwarded-Host": "evil.com"}
+
+    def post(path, **data):
+        page = client.get(path, headers=hostile).get_data(as_text=True)
+        data["csrf_token"] = CSRF_FIELD.search(page).group(1)
+        return client.post(path, data=data, headers=hostile)
+
+    assert post("/auth/login", email="alice@example.com").status_code == 302
+    assert post("/auth/reset", email="alice@example.com").status_code == 200
+    assert post("/auth/reset", email="nobody@example.com").status_code == 200
+    assert post("/auth/login/sms", phone=PHONE).status_code == 302
+    login, reset, unknown, sms = outbox
+    assert (login.template, reset.template, unknown.template) == (
+        "login",
+        "reset",
+        "unknown_account",
+    )
+    for message in (login, reset, unknown):
+        assert "evil.com" not in message.text + message.html
+        assert _urls(message)
+        assert all(url.startswith("https://app.example.com/auth/") for url in _urls(message))
+    assert "https://app.example.com/auth/login/link?token=" in login.text
+    assert "https://app.example.com/auth/reset/confirm?token=" in reset.text
+    assert sms.text.endswith(f"\n@app.example.com #{code_in(sms)}")
+
+
+def test_links_keep_the_base_urls_path_without_doubling_the_mount(make_app):
+    """Mounted at /app (the proxy says so), with the base URL saying /app too."""
+    app = _behind_proxy_fix(make_app(PASSWORDLESS_BASE_URL="https://example.com/app/"))
+    add_user(app, "alice@example.com")
+    client = app.test_client()
+    mounted = {"X-Forwarded-Prefix": "/app"}
+    page = client.get("/auth/login", headers=mounted).get_data(as_text=True)
+    assert 'action="/app/auth/login"' in page
+    data = {"email": "alice@example.com", "csrf_token": CSRF_FIELD.search(page).group(1)}
+    assert client.post("/auth/login", data=data, headers=mounted).status_code == 302
+    (message,) = app.extensions["passwordless"].outbox
+    assert re.search(
+        r"^https://example\.com/app/auth/login/link\?token=[\w-]{43}$", message.text, re.M
+    )
+
+
+def test_server_name_links_ignore_the_script_root(make_app):
+    app = make_app(PASSWORDLESS_BASE_URL=None, SERVER_NAME="login.example.org")
+    _behind_proxy_fix(app)
+    add_user(app, "alice@example.com")
+    client = app.test_client()
+    hostile = {"X-Forwarded-Prefix": "@evil.com"}
+    page = client.get("/auth/login", headers=hostile).get_data(as_text=True)
+    data = {"email": "alice@example.com", "csrf_token": CSRF_FIELD.search(page).group(1)}
+    assert client.post("/auth/login", data=data, headers=hostile).status_code == 302
+    (message,) = app.extensions["passwordless"].outbox
+    assert "evil.com" not in message.text
+    assert "http://login.example.org/auth/login/link?token=" in message.text
+
+
+@pytest.mark.parametrize(
+    "link",
+    [
+        "https://app.example.com@evil.com/auth/login/link?token=x",
+        "https://evil.com/auth/login/link?token=x",
+        "http://app.example.com/auth/login/link?token=x",
+        "https://app.example.com:444/auth/login",
+        "//evil.com/auth/login",
+    ],
+)
+def test_a_message_linking_off_the_configured_origin_is_never_sent(app, caplog, link):
+    from flask_passwordless.delivery import render_email, send
+    from flask_passwordless.errors import DeliveryFailed
+
+    with app.test_request_context():
+        message = render_email("unknown_account", "alice@example.com", login_url=link)
+        send(message, background=True)
+        with pytest.raises(DeliveryFailed):
+            send(message, background=False)
+    app.extensions["passwordless"].dispatcher.wait()
+    assert app.extensions["passwordless"].outbox == []
+    assert "links off PASSWORDLESS_BASE_URL" in caplog.text
+    assert "token=x" not in caplog.text
+
+
+def test_only_values_named_as_links_are_checked(app):
+    """A device description comes from the request: it must not be able to stop a message."""
+    from flask_passwordless.delivery import render_email, send
+
+    with app.test_request_context():
+        message = render_email(
+            "new_device", "alice@example.com", device="https://evil.com/", ip="", when=""
+        )
+        send(message, background=False)
+    assert len(app.extensions["passwordless"].outbox) == 1
+
+
+def test_a_message_linking_to_the_configured_origin_is_sent(make_app):
+    app = make_app(PASSWORDLESS_BASE_URL="https://example.com/app")
+    from flask_passwordless.delivery import render_email, send
+
+    with app.test_request_context():
+        link = "https://EXAMPLE.com/app/auth/login"
+        send(render_email("unknown_account", "alice@example.com", login_url=link), background=False)
+    assert len(app.extensions["passwordless"].outbox) == 1
 
 
 @pytest.mark.parametrize(
@@ -153,7 +289,7 @@ def test_bad_codes_get_a_message_and_cost_no_try(app, client, user, outbox, code
 
 @pytest.mark.parametrize("token", ["", "short", "x" * 10_000, "%00" * 43, "a" * 43, "<script>"])
 def test_malformed_links_get_the_clear_page(client, token):
-    response = client.get(f"/auth/login/link?token={token}")
+    response = client.get(f"/auth/login/link?token={token}", follow_redirects=True)
     assert response.status_code == 400
     assert "no longer works" in response.get_data(as_text=True)
 
@@ -237,3 +373,11 @@ def test_messages_keep_their_secrets_out_of_repr(app, user, outbox):
     request_login(app.test_client(), "alice@example.com")
     shown = repr(outbox[0])
     assert token_in(outbox[0]) not in shown and code_in(outbox[0]) not in shown
+
+
+def test_an_issued_secrets_repr_hides_its_token_and_code(app):
+    with app.test_request_context():
+        issued = app.extensions["passwordless"].secrets.issue("login", "alice@example.com")
+    shown = repr(issued)
+    assert issued.token not in shown and issued.code not in shown
+    assert shown == f"Issued(id={issued.id})"

@@ -91,10 +91,13 @@ def test_sms_code_is_single_use_and_dies_after_five_wrong_tries(app, alice):
     assert signed_in_as(client) == "nobody"
 
 
-def test_new_sms_retires_the_old_code(app, client, alice, clock):
+def test_asking_again_in_the_same_browser_retires_the_old_sms_code(app, client, alice, clock):
     ask_sms(client, ALICE_PHONE)
     ask_sms(client, ALICE_PHONE)
     old, new = texts(app)
+    with app.app_context():
+        rows = app.extensions["passwordless"].models.Secret.query.order_by("id").all()
+        assert [row.consumed_at is None for row in rows] == [False, True]
     assert "not right" in submit_code(client, code_in(old)).get_data(as_text=True)
     assert submit_code(client, code_in(new)).status_code == 302
 

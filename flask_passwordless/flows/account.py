@@ -18,7 +18,7 @@ from ..forms import ActionForm, NewPasswordForm, TwoFactorSettingForm
 from ..limits import Limits
 from ..pages import render_page
 from ..passwords import hash_password
-from ..session import auth_required, keep_signed_in, recently_signed_in
+from ..session import auth_required, keep_signed_in, recently_signed_in, retire_secrets
 from ..signals import emit
 from ..state import state
 
@@ -42,19 +42,43 @@ def _user() -> Any:
 
 
 def account_password() -> Any:
-    """Set or change the password; other sessions end, this one carries on."""
+    """Set or change the password; this session carries on, and everything the old
+    password may have let someone start ends: other sessions, outstanding reset and
+    sign-in links and codes, remembered devices (as a reset does). Ended first, then
+    the password set: a failure half-way leaves the old password and less access."""
     user = _user()
     form = NewPasswordForm(email=state().adapter.email_of(user))
     if form.validate_on_submit():
-        state().adapter.set_password_hash(user, hash_password(form.password.data))
         state().adapter.rotate_auth_id(user)
         keep_signed_in(user)
+        retire_secrets(user)
+        forgotten = devices.revoke(user)
+        for device in forgotten:
+            emit(signals.device_revoked, user=user, device=device)
+        state().adapter.set_password_hash(user, hash_password(form.password.data))
         send(render_email("password_changed", state().adapter.email_of(user)))
         emit(signals.password_changed, user=user)
-        flash("Your password was changed. Other browsers were signed out.", "success")
+        flash(_changed_message(len(forgotten)), "success")
         return redirect(url_for(".account_password"))
     has_password = state().adapter.password_hash_of(user) is not None
     return render_page("account_password.html", form=form, has_password=has_password)
+
+
+def _changed_message(forgotten: int) -> str:
+    """What ended, said on the page (reset links included: the user may have asked
+    for one before remembering the password)."""
+    message = (
+        "Your password was changed. Other browsers were signed out, and reset and "
+        "sign-in links and codes sent before now no longer work."
+    )
+    if forgotten == 1:
+        message += " Your remembered device was forgotten: it asks for the second step again."
+    elif forgotten:
+        message += (
+            f" Your {forgotten} remembered devices were forgotten: each asks for the second "
+            "step again."
+        )
+    return message
 
 
 def account_two_factor() -> Any:

@@ -20,7 +20,14 @@ from ..forms import ActionForm, CodeForm, PhoneForm
 from ..limits import Limits
 from ..pages import render_page
 from ..phone import display_phone, masked_phone
-from ..session import PENDING, auth_required, expect_code, pending_code, recently_signed_in
+from ..session import (
+    PENDING,
+    auth_required,
+    expect_code,
+    pending_code,
+    previous_secret,
+    recently_signed_in,
+)
 from ..signals import emit
 from ..state import state
 from .code import check_code
@@ -37,7 +44,7 @@ def recent(view: Any) -> Any:
 def register(bp: Blueprint, limits: Limits) -> None:
     bp.add_url_rule(
         "/account/phone",
-        view_func=recent(limits.sends("phone")(account_phone)),
+        view_func=recent(limits.sends("phone", "phone")(account_phone)),
         methods=["GET", "POST"],
     )
     bp.add_url_rule(
@@ -69,7 +76,9 @@ def account_phone() -> Any:
 
 
 def _send_code(phone_number: str, form: PhoneForm) -> bool:
-    issued = state().secrets.issue(PURPOSE, phone_number, link=False)
+    issued = state().secrets.issue(
+        PURPOSE, phone_number, link=False, replaces=previous_secret(PURPOSE)
+    )
     minutes = setting("TOKEN_MAX_AGE") // 60
     try:
         send(
@@ -79,9 +88,16 @@ def _send_code(phone_number: str, form: PhoneForm) -> bool:
         state().secrets.discard(issued.id)
         form.phone.errors = [failed.message]
         return False
-    expect_code(issued.id, PURPOSE, display_phone(phone_number), phone_number)
+    expect_code(issued.id, PURPOSE, display_phone(phone_number), _checker())
     emit(signals.code_sent, channel="sms", identifier=phone_number)
     return True
+
+
+def _checker() -> str:
+    """The lockout and failed-check key of a phone check: the account making it, never
+    the number, so that wrong codes typed by another account that added the same
+    number cannot block its owner's SMS sign-in."""
+    return "phone-check:" + state().adapter.key_of(current_user._get_current_object())
 
 
 def verify_phone() -> Any:

@@ -15,12 +15,19 @@ from flask import Blueprint, redirect, request, url_for
 from .. import signals
 from ..config import setting
 from ..delivery import ensure_queue_room, external_url, render_email, send
-from ..errors import FormExpired, SecretInvalid
+from ..errors import FormExpired, LinkNotKept, SecretInvalid
 from ..failures import failures
 from ..forms import EmailForm, LinkForm, masked_email
 from ..limits import Limits
 from ..pages import render_page
-from ..session import expect_code, safe_next
+from ..session import (
+    expect_code,
+    forget_link_token,
+    keep_link_token,
+    kept_link_token,
+    previous_secret,
+    safe_next,
+)
 from ..signals import emit
 from ..signin import first_factor_passed
 from ..state import state
@@ -30,7 +37,9 @@ PURPOSE = "login"
 
 
 def register(bp: Blueprint, limits: Limits) -> None:
-    bp.add_url_rule("/login", view_func=limits.sends("email")(login), methods=["GET", "POST"])
+    bp.add_url_rule(
+        "/login", view_func=limits.sends("email", "login")(login), methods=["GET", "POST"]
+    )
     bp.add_url_rule("/login/link", view_func=limits.checks(login_link), methods=["GET"])
     bp.add_url_rule(
         "/login/link",
@@ -57,7 +66,9 @@ def start(email: str, next_url: str | None) -> None:
     nor the work done before it tells whether an account exists.
     """
     user = state().adapter.find_by_email(email)
-    issued = state().secrets.issue(PURPOSE, email, next_url=next_url)
+    issued = state().secrets.issue(
+        PURPOSE, email, next_url=next_url, replaces=previous_secret(PURPOSE)
+    )
     expect_code(issued.id, PURPOSE, email, email)
     # Messages always go out in the background: an inline send (slow, or failing
     # with a 503) would tell a known address from an unknown one.
@@ -76,15 +87,26 @@ def start(email: str, next_url: str | None) -> None:
 
 
 def login_link() -> Any:
-    """The link's landing page: one button, nothing used (scanners are welcome)."""
-    token = request.args.get("token", "")
+    """The link's landing page: one button, nothing used (scanners are welcome).
+
+    The first GET moves the token into the session and redirects to the bare
+    path, so the token does not stay in logs, history or bookmarks.
+    """
+    moved = keep_link_token(PURPOSE)
+    if moved is not None:
+        return moved
+    token = kept_link_token(PURPOSE)
+    if not token:
+        raise LinkNotKept()
     try:
         link = state().secrets.check_link(token, PURPOSE)
     except SecretInvalid:
+        forget_link_token(PURPOSE)
         emit(signals.login_failed, identifier=None, reason="dead-link")
         raise
     # Say whose account: a link mailed by an attacker would sign you in as them.
     account = masked_email(link.identifier)
+    # The button posts the token this page showed (another tab may have kept a newer one).
     return render_page("link_confirm.html", form=LinkForm(token=token), account=account)
 
 
@@ -93,9 +115,13 @@ def login_link_confirm() -> Any:
     form = LinkForm()
     if not form.validate_on_submit():
         raise FormExpired()
+    token = form.token.data or kept_link_token(PURPOSE)
+    if not token:
+        raise LinkNotKept()
     try:
-        redeemed = state().secrets.redeem_link(form.token.data, PURPOSE)
+        redeemed = state().secrets.redeem_link(token, PURPOSE)
     except SecretInvalid:
+        forget_link_token(PURPOSE)
         emit(signals.login_failed, identifier=None, reason="dead-link")
         raise
     failures().forgive(redeemed.identifier)

@@ -16,7 +16,7 @@ from ..failures import failures
 from ..forms import PasswordLoginForm
 from ..limits import Limits
 from ..pages import render_page
-from ..passwords import hash_password, needs_rehash, verify_password
+from ..passwords import Verdict, hash_password, needs_rehash, verify_password
 from ..session import safe_next
 from ..signals import emit
 from ..signin import first_factor_passed
@@ -41,9 +41,10 @@ def login_password() -> Any:
         failures().check_allowed(email)
         user = adapter.find_by_email(email)
         stored = adapter.password_hash_of(user) if user is not None else None
-        if verify_password(stored, form.password.data) and user is not None:
+        verdict = verify_password(stored, form.password.data)
+        if verdict and user is not None:
             failures().forgive(email)
-            if needs_rehash(stored):
+            if verdict is Verdict.RIGHT_AS_TYPED or needs_rehash(stored):
                 adapter.set_password_hash(user, hash_password(form.password.data))
             return first_factor_passed(user, "password", safe_next(form.next.data))
         failures().record(email)

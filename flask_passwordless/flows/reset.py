@@ -14,11 +14,18 @@ from flask import Blueprint, flash, redirect, request, url_for
 from .. import devices, signals
 from ..config import setting
 from ..delivery import ensure_queue_room, external_url, render_email, send
-from ..errors import SecretInvalid
+from ..errors import LinkNotKept, SecretInvalid
 from ..forms import EmailForm, NewPasswordForm
 from ..limits import Limits
 from ..pages import render_page
 from ..passwords import hash_password
+from ..session import (
+    forget_link_token,
+    keep_link_token,
+    kept_link_token,
+    previous_secret,
+    remember_link_request,
+)
 from ..signals import emit
 from ..signin import first_factor_passed, second_channel, second_factor_required
 from ..state import state
@@ -30,7 +37,7 @@ PURPOSE = "reset"
 def register(bp: Blueprint, limits: Limits) -> None:
     bp.add_url_rule(
         "/reset",
-        view_func=password_enabled(limits.sends("email")(reset)),
+        view_func=password_enabled(limits.sends("email", "reset")(reset)),
         methods=["GET", "POST"],
     )
     bp.add_url_rule(
@@ -47,7 +54,10 @@ def reset() -> Any:
         ensure_queue_room()
         email = form.normalised_email
         user = state().adapter.find_by_email(email)
-        issued = state().secrets.issue(PURPOSE, email, max_age=setting("RESET_MAX_AGE"))
+        issued = state().secrets.issue(
+            PURPOSE, email, max_age=setting("RESET_MAX_AGE"), replaces=previous_secret(PURPOSE)
+        )
+        remember_link_request(issued.id, PURPOSE)
         if user is not None:
             link = external_url(".reset_confirm", token=issued.token)
             minutes = setting("RESET_MAX_AGE") // 60
@@ -61,12 +71,26 @@ def reset() -> Any:
 
 
 def reset_confirm() -> Any:
-    """Choose a new password. GET uses nothing; a valid POST uses the link."""
-    token = request.values.get("token", "")
-    redeemed = state().secrets.check_link(token, PURPOSE)
+    """Choose a new password. GET uses nothing; a valid POST uses the link.
+
+    The first GET moves the token into the session and redirects to the bare
+    path; the form posts the token it showed, else the session's copy is used.
+    """
+    moved = keep_link_token(PURPOSE)
+    if moved is not None:
+        return moved
+    token = request.form.get("token") or kept_link_token(PURPOSE)
+    if not token:
+        raise LinkNotKept()
+    try:
+        redeemed = state().secrets.check_link(token, PURPOSE)
+    except SecretInvalid:
+        forget_link_token(PURPOSE)
+        raise
     form = NewPasswordForm(token=token, email=redeemed.identifier)
     if form.validate_on_submit():
         redeemed = state().secrets.redeem_link(token, PURPOSE)
+        forget_link_token(PURPOSE)
         user = state().adapter.find_by_email(redeemed.identifier)
         if user is None:  # the account was deleted since the link was sent
             raise SecretInvalid()

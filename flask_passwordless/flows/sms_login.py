@@ -20,7 +20,7 @@ from ..forms import SignInPhoneForm
 from ..limits import Limits
 from ..pages import render_page
 from ..phone import display_phone, may_text
-from ..session import expect_code, safe_next
+from ..session import expect_code, previous_secret, safe_next
 from ..signals import emit
 from ..signin import first_factor_passed
 from ..state import state
@@ -32,7 +32,7 @@ PURPOSE = "sms"
 def register(bp: Blueprint, limits: Limits) -> None:
     bp.add_url_rule(
         "/login/sms",
-        view_func=sms_enabled(limits.sends("phone")(login_sms)),
+        view_func=sms_enabled(limits.sends("phone", "sms")(login_sms)),
         methods=["GET", "POST"],
     )
 
@@ -54,7 +54,9 @@ def start(phone_number: str, next_url: str | None) -> None:
     user = state().adapter.find_by_phone(phone_number)
     if not may_text(phone_number):
         user = None
-    issued = state().secrets.issue(PURPOSE, phone_number, link=False, next_url=next_url)
+    issued = state().secrets.issue(
+        PURPOSE, phone_number, link=False, next_url=next_url, replaces=previous_secret(PURPOSE)
+    )
     expect_code(issued.id, PURPOSE, display_phone(phone_number), phone_number)
     minutes = setting("TOKEN_MAX_AGE") // 60
     text = render_sms("login", phone_number, code=issued.code, minutes=minutes)
