@@ -463,3 +463,15 @@ def test_a_hostile_path_prefix_never_gives_a_5xx(proxied_app, prefix):
     assert password_login(client, "fuzz@example.com").status_code < 500
     assert count(proxied_app, "sms") == texts + 1
     assert "@app.example.com #" in proxied_app.extensions["passwordless"].outbox[-1].text
+
+
+@pytest.mark.parametrize("prefix", ["http://[", "//evil.example", "https://evil.example"])
+def test_a_path_prefix_that_is_not_a_path_is_refused(proxied_app, prefix):
+    """Every redirect starts with the prefix: unparseable, it was a 500; "//host", off-site."""
+    client = _client_in(proxied_app, "anonymous")
+    token = csrf_token(client)
+    proxied_app.wsgi_app.values = {"HTTP_X_FORWARDED_PREFIX": prefix}
+    assert client.get("/auth/two-factor").status_code == 400  # it would redirect to sign-in
+    data = {"email": "fuzz@example.com", "csrf_token": token}
+    assert client.post("/auth/login", data=data).status_code == 400
+    assert proxied_app.extensions["passwordless"].outbox == []
