@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from flask import after_this_request, current_app, request
 from itsdangerous import BadData, URLSafeTimedSerializer
 
-from . import clock
+from . import clock, request_info
 from .config import setting
 from .state import state
 from .tokens import candidate_hashes, hash_secret
@@ -93,20 +93,20 @@ def this_device(user: Any) -> Any | None:
 def touch(row: Any) -> None:
     """Record a use: last seen, from where."""
     row.last_used_at = clock.now()
-    row.ip = request.remote_addr
+    row.ip = request_info.client_address()
     state().db.session.commit()
 
 
 def remember(user: Any) -> Any:
     """Create a device row for ``user`` and add it to this browser's cookie."""
     now, secret = clock.now(), secrets.token_urlsafe(32)
-    agent = request.headers.get("User-Agent", "")[:512]
+    agent = request_info.user_agent()
     row = state().models.Device(
         user_key=state().adapter.key_of(user),
         secret_hash=hash_secret(secret),
         name=describe_user_agent(agent),
         user_agent=agent,
-        ip=request.remote_addr,
+        ip=request_info.client_address(),
         created_at=now,
         last_used_at=now,
         expires_at=now + timedelta(seconds=_max_age()),

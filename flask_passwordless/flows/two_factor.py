@@ -152,8 +152,11 @@ def resend_code() -> Any:
         return start_over()
     user, step = loaded
     kind = chosen(offers_of(user, step), request.form.get("method"))
-    if kind is not None and kind.sends_code:
+    if kind is None:  # every second step left the account meanwhile
+        clear_step()
+        return start_over()
+    if kind.sends_code:
         again = step.channel == kind.name and step.id is not None
         show(user, step, kind.name)
         flash("We sent you a new code." if again else "We sent you a code.", "success")
-    return redirect(url_for(".two_factor", method=kind.name if kind else None))
+    return redirect(url_for(".two_factor", method=kind.name))
