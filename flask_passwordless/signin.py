@@ -20,6 +20,7 @@ from .errors import PasswordlessError
 from .session import redirect_after_login, sign_in
 from .state import state
 from .steps import SIGN_IN, Step, begin_step, save_step
+from .user_agents import describe_user_agent
 
 
 class SecondFactorUnavailable(PasswordlessError):
@@ -98,7 +99,7 @@ def complete(user: Any, methods: list[str], next_url: str | None, *, known_devic
             render_email(
                 "new_device",
                 email,
-                device=devices.describe_user_agent(agent),
+                device=describe_user_agent(agent),
                 ip=request_info.client_address(),
                 when=clock.now().strftime("%Y-%m-%d %H:%M UTC"),
             )

@@ -23,7 +23,7 @@ from conftest import (
     token_in,
 )
 from flask_passwordless import device_remembered, device_revoked, user_logged_in
-from flask_passwordless.devices import describe_user_agent
+from flask_passwordless.user_agents import describe_user_agent
 
 COOKIE = "passwordless_device"
 
