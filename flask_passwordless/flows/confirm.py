@@ -22,15 +22,14 @@ from flask_login import current_user
 from ..authenticators import AuthenticatorType
 from ..config import setting
 from ..errors import FormExpired
-from ..failures import failures
 from ..forms import ActionForm, StepForm
 from ..limits import Limits
 from ..session import auth_required, recently_signed_in, safe_next
 from ..signin import show, two_step_on
 from ..state import state
-from ..steps import CONFIRM, Step, begin_step, clear_step, load_step, save_step
+from ..steps import CONFIRM, Step, begin_step, load_step, save_step
 from ..strength import add_proof, current_record
-from .two_factor import chosen, render_step, verify_step
+from .two_factor import chosen, render_step, step_passed, verify_step
 
 
 def register(bp: Blueprint, limits: Limits) -> None:
@@ -122,10 +121,8 @@ def confirm() -> Any:
         return redirect(url_for(".login", next=back))
     step = _this_users_step(user)
     if form.validate_on_submit() and verify_step(user, step, kind, form):
-        clear_step()
-        failures().forgive(step.identifier)
+        step_passed(user, step, kind)
         add_proof(kind.name)
-        kind.after_use(user)
         return redirect(step.next or setting("POST_LOGIN_URL"))
     form.method.data = kind.name
     return render_step(

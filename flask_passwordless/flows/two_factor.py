@@ -92,6 +92,13 @@ def verify_step(user: Any, step: Step, kind: AuthenticatorType, form: StepForm) 
     return refusal is None
 
 
+def step_passed(user: Any, step: Step, kind: AuthenticatorType) -> None:
+    """The step is over: forget it, clear its failures (only now), tell the type."""
+    clear_step()
+    failures().forgive(step.identifier)
+    kind.after_use(user)
+
+
 def render_step(user: Any, step: Step, kind: AuthenticatorType, form: StepForm, **page: Any) -> Any:
     offers = page.pop("offers")
     field = form.password if kind.field == "password" else form.code
@@ -122,9 +129,7 @@ def two_factor() -> Any:
         clear_step()
         return start_over()
     if form.validate_on_submit() and verify_step(user, step, kind, form):
-        clear_step()
-        failures().forgive(step.identifier)  # only now is the second step passed
-        kind.after_use(user)
+        step_passed(user, step, kind)
         if form.remember.data:
             device = devices.remember(user)
             emit(signals.device_remembered, user=user, device=device)
