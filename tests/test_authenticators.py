@@ -371,3 +371,36 @@ def test_the_app_is_removed_only_when_another_second_step_remains(app, client, c
     assert removed == ["totp"]
     assert last(app, "email").template == "authenticator_changed"
     assert "Add the app" in client.get("/auth/account/totp").get_data(True)
+
+
+def test_the_mailbox_alone_cannot_confirm_with_a_password_it_reset(app, alice):
+    """A reset link sets the password from the mailbox: an email session confirming
+    with that password has proved the mailbox twice, not two authenticators."""
+    from conftest import CSRF_FIELD
+
+    attacker = app.test_client()  # holds only the mailbox
+    attacker.post(
+        "/auth/reset", data={"email": "alice@example.com", "csrf_token": csrf_token(attacker)}
+    )
+    token = re.search(r"token=([A-Za-z0-9_-]+)", last(app, "email").text).group(1)
+    page = attacker.get(f"/auth/reset/confirm?token={token}", follow_redirects=True)
+    chosen = "an attacker chosen long passphrase"
+    attacker.post(
+        "/auth/reset/confirm",
+        data={
+            "password": chosen,
+            "confirm": chosen,
+            "csrf_token": CSRF_FIELD.search(page.get_data(as_text=True)).group(1),
+        },
+    )
+    email_sign_in(app, attacker)
+    confirm = "/auth/confirm?next=/auth/account/two-factor"
+    assert "Password" not in [
+        m.group(1)
+        for m in re.finditer(r'method=\w+[^"]*">([^<]+)</a>', attacker.get(confirm).get_data(True))
+    ]
+    data = {"method": "password", "password": chosen, "csrf_token": csrf_token(attacker, confirm)}
+    assert attacker.post(confirm, data=data).status_code == 200  # not confirmed
+    assert turn_off(attacker).headers["Location"].startswith("/auth/confirm")
+    assert attacker.get("/vault").status_code == 302
+    assert "is <strong>on</strong>" in attacker.get("/auth/account/two-factor").get_data(True)

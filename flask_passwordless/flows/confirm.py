@@ -46,7 +46,12 @@ def register(bp: Blueprint, limits: Limits) -> None:
 
 
 def account_level(user: Any) -> int:
-    return 2 if two_step_on(user) else 1
+    """2 with two-step sign-in on and a second step the mailbox cannot stand in for;
+    else 1 (an account whose only second step is an emailed code is as strong as
+    its mailbox, and asking for more would lock its owner out of every change)."""
+    if two_step_on(user) and state().registry.has_independent_second_factor(user):
+        return 2
+    return 1
 
 
 def recent_methods() -> list[str]:
@@ -55,7 +60,7 @@ def recent_methods() -> list[str]:
 
 
 def strong_enough(user: Any) -> bool:
-    return len(recent_methods()) >= account_level(user)
+    return len(state().registry.independent(recent_methods())) >= account_level(user)
 
 
 def full_strength(page: str | None = None, *, changes_only: bool = False) -> Callable[[Any], Any]:
