@@ -56,29 +56,38 @@ def chosen(offers: list[AuthenticatorType], wanted: Any) -> AuthenticatorType | 
     return by_name.get(wanted) if wanted in by_name else (offers[0] if offers else None)
 
 
+def lockout_key(step: Step, kind: AuthenticatorType) -> str:
+    """The lockout of one method of the user's second step: its own, so that wrong
+    guesses at the public pages never block it, and passing another method (say,
+    the phone) never clears the count of wrong guesses at this one (the app)."""
+    return f"{step.identifier}:{kind.name}"
+
+
 def check_step(user: Any, step: Step, kind: AuthenticatorType, value: str) -> str | None:
     """Check ``value`` for ``kind`` at this step: None when it passed, else what to
     tell the person. (The operation a view, a JSON twin or the CLI calls.)
 
-    Every failure counts against the step's own identifier (the user's second
-    step), never against the address or phone that the public pages limit.
+    The check holds its lockout key while it runs (``Failures.claim``), so parallel
+    guesses are compared one at a time and each failure is counted before the next.
     """
-    failures().check_allowed(step.identifier)
     if not value:
         return f"Enter the {kind.prompt.lower()}."
+    lock = lockout_key(step, kind)
+    held = failures().claim(lock)
     wrong = "That password is not right." if kind.field == "password" else "That code is not right."
     try:
         passed = kind.verify(user, value, step)
     except CodeWrong as refused:
         passed, wrong = False, refused.message if refused.remaining else EXPIRED
     except SecretInvalid:
+        failures().release(lock, held)
         save_step(step)
         emit(signals.login_failed, identifier=step.identifier, reason="dead-code")
         return EXPIRED
     save_step(step)
     if passed:
         return None
-    failures().record(step.identifier)
+    failures().record(lock)
     emit(signals.login_failed, identifier=step.identifier, reason="wrong-code")
     return wrong
 
@@ -93,9 +102,10 @@ def verify_step(user: Any, step: Step, kind: AuthenticatorType, form: StepForm) 
 
 
 def step_passed(user: Any, step: Step, kind: AuthenticatorType) -> None:
-    """The step is over: forget it, clear its failures (only now), tell the type."""
+    """The step is over: forget it, clear its method's failures (only now), tell the
+    type."""
     clear_step()
-    failures().forgive(step.identifier)
+    failures().forgive(lockout_key(step, kind))
     kind.after_use(user)
 
 
