@@ -95,8 +95,8 @@ def check_script_root() -> None:
         parts = urlsplit(root)
     except ValueError:
         abort(400)
-    if parts.scheme or parts.netloc or root.startswith("//"):
-        abort(400)
+    if parts.scheme or parts.netloc or not root.startswith("/") or root.startswith("//"):
+        abort(400)  # a path prefix starts with one slash ("[::1" would join the host)
 
 
 def check_csrf() -> None:

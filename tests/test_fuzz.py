@@ -452,7 +452,7 @@ def test_an_unparseable_referer_or_host_over_https_is_an_expired_form(
     assert proxied_app.extensions["passwordless"].outbox == []
 
 
-@pytest.mark.parametrize("prefix", ["[", "\x00", "\xff\xfe", "@evil.com"])
+@pytest.mark.parametrize("prefix", ["/[", "/\x00", "/\xff\xfe", "/@evil.com", "/[::1"])
 def test_a_hostile_path_prefix_never_gives_a_5xx(proxied_app, prefix):
     """The SMS origin line comes from PASSWORDLESS_BASE_URL, whatever the script root says."""
     from factors import count, password_login
@@ -465,9 +465,13 @@ def test_a_hostile_path_prefix_never_gives_a_5xx(proxied_app, prefix):
     assert "@app.example.com #" in proxied_app.extensions["passwordless"].outbox[-1].text
 
 
-@pytest.mark.parametrize("prefix", ["http://[", "//evil.example", "https://evil.example"])
+@pytest.mark.parametrize(
+    "prefix",
+    ["http://[", "//evil.example", "https://evil.example", "[::1", "[", "@evil.com", "\x00"],
+)
 def test_a_path_prefix_that_is_not_a_path_is_refused(proxied_app, prefix):
-    """Every redirect starts with the prefix: unparseable, it was a 500; "//host", off-site."""
+    """Every redirect starts with the prefix: unparseable, it was a 500; "//host", off-site;
+    without its leading slash ("@evil.com", "[::1"), it joins the host of every URL."""
     client = _client_in(proxied_app, "anonymous")
     token = csrf_token(client)
     proxied_app.wsgi_app.values = {"HTTP_X_FORWARDED_PREFIX": prefix}
