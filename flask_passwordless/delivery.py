@@ -43,7 +43,17 @@ class Message:
 
 
 def site_name() -> str:
-    return setting("SITE_NAME") or current_app.name
+    """PASSWORDLESS_SITE_NAME, else the host people see in every link we send
+    ("example.com", without a leading "www."): "Finish signing up for app" would
+    name a Python module, not a site. Without a base URL, the app's name."""
+    named = setting("SITE_NAME")
+    if named:
+        return str(named)
+    try:
+        host = base_url().hostname or ""
+    except RuntimeError:  # no (or no valid) base URL: start-up and `check` say so
+        host = ""
+    return host.removeprefix("www.") or current_app.name
 
 
 def base_url() -> SplitResult:

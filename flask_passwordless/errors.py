@@ -108,3 +108,24 @@ class DatabaseUnavailable(PasswordlessError):
         "Please try again in a minute."
     )
     retry_after = 30
+
+
+class DatabaseNotSetUp(PasswordlessError):
+    """A table or column the app needs is missing: the migrations were not run.
+
+    A mistake in the set-up, not an outage (no Retry-After: waiting will not
+    fix it). In debug mode the page says what to run; otherwise only the log does.
+    """
+
+    status = 500
+    title = "This site is not set up yet"
+    message = "Sign-in is not working on our side. Please try again later."
+
+    def __init__(self, debug_detail: str = "") -> None:
+        super().__init__(
+            f"The database is missing a table or column ({debug_detail}). "
+            "Run `flask db upgrade` (after `flask db migrate`, if no migration creates it "
+            "yet), then reload this page."
+            if debug_detail
+            else None
+        )
