@@ -10,7 +10,9 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
-from flask import abort, current_app
+from flask import current_app
+
+from .errors import FeatureOff
 
 PREFIX = "PASSWORDLESS_"
 
@@ -289,7 +291,7 @@ def only_when(name: str) -> Callable[[Any], Any]:
         @wraps(view)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             if not setting(name):
-                abort(404)
+                raise FeatureOff()  # our 404 page, in the app's layout
             return view(*args, **kwargs)
 
         return wrapper

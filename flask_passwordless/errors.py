@@ -13,11 +13,22 @@ class PasswordlessError(Exception):
     status = 400
     title = "Something went wrong"
     message = "Please go back and try again."
+    #: Where the error page's one link goes, and what it says.
+    again_endpoint = "passwordless.login"
+    again_text = "Ask for a new sign-in link"
 
     def __init__(self, message: str | None = None) -> None:
         super().__init__(message or self.message)
         if message:
             self.message = message
+
+
+class FeatureOff(PasswordlessError):
+    """A page of a feature this app has turned off: for the visitor, no such page."""
+
+    status = 404
+    title = "Page not found"
+    message = "There is no such page here."
 
 
 class SecretInvalid(PasswordlessError):

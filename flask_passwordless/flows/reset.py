@@ -64,7 +64,8 @@ def reset() -> Any:
             emit(signals.password_reset_requested, email=email)
         elif setting("EMAIL_UNKNOWN_ACCOUNTS"):
             login_url = external_url(".login")
-            send(render_email("unknown_account", email, login_url=login_url), background=True)
+            message = render_email("unknown_account", email, login_url=login_url, for_reset=True)
+            send(message, background=True)
         return render_page("reset_sent.html", sent_to=email)
     return render_page("reset.html", form=form)
 
@@ -74,7 +75,17 @@ def reset_confirm() -> Any:
 
     The first GET moves the token into the session and redirects to the bare
     path; the form posts the token it showed, else the session's copy is used.
+    A dead reset link's page offers a new reset link, not a sign-in link.
     """
+    try:
+        return _reset_confirm()
+    except SecretInvalid as error:
+        error.again_endpoint = "passwordless.reset"
+        error.again_text = "Ask for a new reset link"
+        raise
+
+
+def _reset_confirm() -> Any:
     moved = keep_link_token(PURPOSE)
     if moved is not None:
         return moved

@@ -1,0 +1,80 @@
+"""What the pages and messages say, read as a newcomer reads them."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from factors import last, make_user
+from test_reset import ask_reset, reset_token, set_password
+from test_sms import ALICE_PHONE, alice, ask_sms  # noqa: F401 (alice is a fixture)
+
+from conftest import request_login
+
+
+def words(html: str) -> str:
+    """The page's text as a reader sees it: tags dropped, whitespace collapsed."""
+    return " ".join(re.sub(r"<[^>]+>", " ", html).split()).replace(" .", ".")
+
+
+def test_the_sms_code_page_starts_a_sentence_with_a_capital(app, client, alice):  # noqa: F811
+    ask_sms(client, ALICE_PHONE)
+    text = words(client.get("/auth/login/code").get_data(as_text=True))
+    assert "No text after a minute? Ask for a new code." in text
+
+
+def test_the_email_code_page_still_reads_as_one_sentence(app, client, user):
+    request_login(client, "alice@example.com")
+    text = words(client.get("/auth/login/code").get_data(as_text=True))
+    assert "No message after a minute? Check your spam folder, or ask for a new code." in text
+
+
+def test_a_used_reset_link_offers_a_new_reset_link(app, client):
+    make_user(app)
+    ask_reset(client)
+    token = reset_token(app)
+    set_password(client, token)
+    html = client.get(f"/auth/reset/confirm?token={token}", follow_redirects=True).get_data(
+        as_text=True
+    )
+    assert "This link or code no longer works" in html
+    assert '<a href="/auth/reset">Ask for a new reset link</a>' in html
+    assert "Ask for a new sign-in link" not in html
+
+
+def test_a_dead_sign_in_link_still_offers_a_new_sign_in_link(client):
+    html = client.get("/auth/login/link?token=nope", follow_redirects=True).get_data(as_text=True)
+    assert '<a href="/auth/login">Ask for a new sign-in link</a>' in html
+
+
+def test_an_unknown_address_asking_for_a_reset_is_told_about_a_reset(app, client):
+    ask_reset(client, "nobody@example.com")
+    message = last(app, "email")
+    assert message.template == "unknown_account"
+    assert message.subject == "Password reset request at Test App"
+    assert "asked to reset the password for Test App" in " ".join(message.text.split())
+    assert "Password reset request" in message.html
+
+
+def test_an_unknown_address_asking_to_sign_in_is_told_about_a_sign_in(app, client):
+    request_login(client, "nobody@example.com")
+    message = last(app, "email")
+    assert message.subject == "Sign-in attempt at Test App"
+    assert "reset" not in message.text
+
+
+@pytest.mark.parametrize(
+    ("path", "off"),
+    [
+        ("/auth/login/sms", {"PASSWORDLESS_SMS_ENABLED": False}),
+        ("/auth/login/password", {"PASSWORDLESS_PASSWORD_LOGIN": False}),
+        ("/auth/reset", {"PASSWORDLESS_PASSWORD_LOGIN": False}),
+    ],
+)
+def test_a_feature_that_is_off_answers_our_own_404_page(make_app, path, off):
+    response = make_app(**off).test_client().get(path)
+    assert response.status_code == 404
+    html = response.get_data(as_text=True)
+    assert "Page not found · Test App" in html  # our page, in the app's layout
+    assert "passwordless.css" in html
+    assert "The requested URL was not found on the server" not in html  # Werkzeug's
