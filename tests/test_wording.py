@@ -10,6 +10,7 @@ from test_reset import ask_reset, reset_token, set_password
 from test_sms import ALICE_PHONE, alice, ask_sms  # noqa: F401 (alice is a fixture)
 
 from conftest import request_login
+from flask_passwordless.wording import duration
 
 
 def words(html: str) -> str:
@@ -78,3 +79,29 @@ def test_a_feature_that_is_off_answers_our_own_404_page(make_app, path, off):
     assert "Page not found · Test App" in html  # our page, in the app's layout
     assert "passwordless.css" in html
     assert "The requested URL was not found on the server" not in html  # Werkzeug's
+
+
+@pytest.mark.parametrize(
+    ("seconds", "words"),
+    [(1, "1 second"), (30, "30 seconds"), (60, "1 minute"), (90, "1 minute"), (600, "10 minutes")]
+    + [(3600, "1 hour"), (5400, "90 minutes"), (7200, "2 hours")],
+)
+def test_a_lifetime_is_said_with_its_unit_and_plural(seconds, words):
+    assert duration(seconds) == words
+
+
+@pytest.mark.parametrize(("max_age", "said"), [(30, "30 seconds"), (60, "1 minute")])
+def test_a_short_lived_code_never_says_0_minutes(make_app, max_age, said):
+    app = make_app(PASSWORDLESS_TOKEN_MAX_AGE=max_age)
+    make_user(app)
+    request_login(app.test_client(), "alice@example.com")
+    message = last(app, "email")
+    for part in (" ".join(message.text.split()), " ".join(message.html.split())):
+        assert f"The link and the code work once, for {said}." in part
+
+
+def test_the_reset_page_and_email_say_how_long_the_link_lives(app, client):
+    make_user(app)
+    page = words(ask_reset(client).get_data(as_text=True))
+    assert "The link works once, for 1 hour." in page
+    assert "It works once, for 1 hour." in " ".join(last(app, "email").text.split())

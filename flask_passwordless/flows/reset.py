@@ -29,6 +29,7 @@ from ..session import (
 from ..signals import emit
 from ..signin import first_factor_passed, second_factor_required
 from ..state import state
+from ..wording import duration, lifetime
 from .password import password_enabled
 
 PURPOSE = "reset"
@@ -59,14 +60,16 @@ def reset() -> Any:
         remember_link_request(issued.id, PURPOSE)
         if user is not None:
             link = external_url(".reset_confirm", token=issued.token)
-            minutes = setting("RESET_MAX_AGE") // 60
-            send(render_email("reset", email, link=link, minutes=minutes), background=True)
+            valid_for = lifetime(setting("RESET_MAX_AGE"))
+            send(render_email("reset", email, link=link, **valid_for), background=True)
             emit(signals.password_reset_requested, email=email)
         elif setting("EMAIL_UNKNOWN_ACCOUNTS"):
             login_url = external_url(".login")
             message = render_email("unknown_account", email, login_url=login_url, for_reset=True)
             send(message, background=True)
-        return render_page("reset_sent.html", sent_to=email)
+        return render_page(
+            "reset_sent.html", sent_to=email, lifetime=duration(setting("RESET_MAX_AGE"))
+        )
     return render_page("reset.html", form=form)
 
 
