@@ -13,7 +13,7 @@ from flask.cli import AppGroup
 from . import devices
 from .config import production_checks
 from .delivery import external_url
-from .forms import normalise_email
+from .forms import email_problem, normalise_email
 from .pages import missing_schema
 from .signals import device_revoked, emit
 from .state import state
@@ -54,7 +54,8 @@ def create_user(email: str) -> None:
     try:
         address = normalise_email(email)
     except EmailNotValidError:
-        raise click.ClickException(f"{email!r} is not a valid email address.") from None
+        problem = email_problem(email)
+        raise click.ClickException(f"{email!r} is not a valid email address: {problem}") from None
     adapter = state().adapter
     try:
         if adapter.find_by_email(address) is not None:

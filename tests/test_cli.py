@@ -67,7 +67,7 @@ def test_create_user_refuses_an_address_already_taken(app, user):
 def test_create_user_refuses_a_bad_address_with_a_clear_message(app, address):
     result = cli(app, "create-user", address)
     assert result.exit_code == 1
-    assert f"{address!r} is not a valid email address." in result.output
+    assert f"{address!r} is not a valid email address: " in result.output
     assert "Traceback" not in result.output
     assert emails(app) == []
 

@@ -9,7 +9,7 @@ from factors import last, make_user
 from test_reset import ask_reset, reset_token, set_password
 from test_sms import ALICE_PHONE, alice, ask_sms  # noqa: F401 (alice is a fixture)
 
-from conftest import request_login
+from conftest import csrf_token, request_login
 from flask_passwordless.wording import duration
 
 
@@ -105,3 +105,25 @@ def test_the_reset_page_and_email_say_how_long_the_link_lives(app, client):
     page = words(ask_reset(client).get_data(as_text=True))
     assert "The link works once, for 1 hour." in page
     assert "It works once, for 1 hour." in " ".join(last(app, "email").text.split())
+
+
+@pytest.mark.parametrize(
+    ("typed", "said"),
+    [
+        ("alice@example.com.", "check it for typos."),
+        ("alice@example.com>", "check it for typos."),
+        ("alice example.com", "it cannot contain spaces."),
+        ("alice", "it needs an @, as in name@example.com."),
+        ("a@b@example.com", "it can have only one @."),
+        ("@example.com", "add the part before the @."),
+        ("alice@", "add the part after the @, as in name@example.com."),
+        ("alice@localhost", "the part after the @ needs a dot, as in example.com."),
+    ],
+)
+def test_a_bad_address_is_explained_in_our_words(client, typed, said):
+    html = client.post(
+        "/auth/login", data={"email": typed, "csrf_token": csrf_token(client)}
+    ).get_data(as_text=True)
+    assert f"That email address is not valid: {said}" in words(html)
+    for theirs in ("There can't be", "The email address", "must have", "An email address"):
+        assert theirs not in html
