@@ -155,6 +155,8 @@ def test_the_url_map_names_real_endpoints_and_methods():
         assert path.startswith("/"), path
         assert f"passwordless.{endpoint}" in endpoints, endpoint
         assert what
+    listed = {f"passwordless.{row[2]}" for row in rows_of("method")}
+    assert {e for e in endpoints if e.startswith("passwordless.")} - listed == set()
 
 
 def test_the_authenticator_table_says_factor_and_role_in_their_columns():

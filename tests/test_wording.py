@@ -102,7 +102,8 @@ def test_a_short_lived_code_never_says_0_minutes(make_app, max_age, said):
 
 def test_the_reset_page_and_email_say_how_long_the_link_lives(app, client):
     make_user(app)
-    page = words(ask_reset(client).get_data(as_text=True))
+    ask_reset(client)
+    page = words(client.get("/auth/reset/sent").get_data(as_text=True))
     assert "The link works once, for 1 hour." in page
     assert "It works once, for 1 hour." in " ".join(last(app, "email").text.split())
 
@@ -127,3 +128,18 @@ def test_a_bad_address_is_explained_in_our_words(client, typed, said):
     assert f"That email address is not valid: {said}" in words(html)
     for theirs in ("There can't be", "The email address", "must have", "An email address"):
         assert theirs not in html
+
+
+def test_asking_for_a_reset_redirects_so_a_reload_sends_nothing(app, client):
+    make_user(app)
+    sent = ask_reset(client)
+    assert sent.status_code == 302 and sent.headers["Location"] == "/auth/reset/sent"
+    outbox = app.extensions["passwordless"].outbox
+    for _ in range(2):  # reloading the page after the redirect is a GET: nothing is sent
+        page = client.get("/auth/reset/sent")
+        assert "If alice@example.com belongs to an account" in words(page.get_data(as_text=True))
+    assert [m.template for m in outbox] == ["reset"]
+
+
+def test_the_reset_sent_page_without_a_request_goes_back_to_the_form(client):
+    assert client.get("/auth/reset/sent").headers["Location"] == "/auth/reset"

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, flash, redirect, request, url_for
+from flask import Blueprint, flash, redirect, request, session, url_for
 
 from .. import devices, signals
 from ..config import setting
@@ -33,6 +33,9 @@ from ..wording import duration, lifetime
 from .password import password_enabled
 
 PURPOSE = "reset"
+#: The address the reset page last sent to, for the page after the redirect. (Kept
+#: here rather than in session.py, which another change is rewriting.)
+SENT_TO = "_passwordless_reset_sent_to"
 
 
 def register(bp: Blueprint, limits: Limits) -> None:
@@ -41,6 +44,7 @@ def register(bp: Blueprint, limits: Limits) -> None:
         view_func=password_enabled(limits.sends("email", "reset")(reset)),
         methods=["GET", "POST"],
     )
+    bp.add_url_rule("/reset/sent", view_func=password_enabled(reset_sent), methods=["GET"])
     bp.add_url_rule(
         "/reset/confirm",
         view_func=password_enabled(limits.checks(reset_confirm)),
@@ -67,10 +71,20 @@ def reset() -> Any:
             login_url = external_url(".login")
             message = render_email("unknown_account", email, login_url=login_url, for_reset=True)
             send(message, background=True)
-        return render_page(
-            "reset_sent.html", sent_to=email, lifetime=duration(setting("RESET_MAX_AGE"))
-        )
+        # Redirect after POST, as sign-in does: reloading the page must not send again.
+        session[SENT_TO] = email
+        return redirect(url_for(".reset_sent"))
     return render_page("reset.html", form=form)
+
+
+def reset_sent() -> Any:
+    """'Check your email', for the address this browser asked about last."""
+    sent_to = session.get(SENT_TO)
+    if not isinstance(sent_to, str):
+        return redirect(url_for(".reset"))
+    return render_page(
+        "reset_sent.html", sent_to=sent_to, lifetime=duration(setting("RESET_MAX_AGE"))
+    )
 
 
 def reset_confirm() -> Any:
