@@ -12,9 +12,9 @@ import hmac
 import logging
 from typing import Any
 
-from flask import current_app, has_request_context, request
+from flask import current_app, has_request_context
 
-from . import signals
+from . import request_info, signals
 from .state import state
 
 log = logging.getLogger("flask_passwordless.audit")
@@ -65,7 +65,7 @@ def _describe(data: dict[str, Any]) -> str:
             value = ",".join(map(str, value))
         fields.append(f"{name}={value}")
     if has_request_context():
-        fields.append(f"ip={request.remote_addr}")
+        fields.append(f"ip={request_info.client_address()}")
     return " ".join(fields)
 
 

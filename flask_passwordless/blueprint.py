@@ -64,6 +64,7 @@ def create_blueprint(limits: Limits) -> Blueprint:
     )
     for flow in FLOWS:
         flow.register(bp, limits)
+    bp.before_request(pages.check_script_root)
     bp.before_request(pages.check_csrf)
     bp.after_request(pages.secure_headers)
     bp.app_context_processor(pages.template_context)

@@ -144,6 +144,11 @@ SETTINGS: dict[str, tuple[Any, str]] = {
         "Deliver notices on a background thread (sign-in messages always are, so "
         "timing reveals nothing).",
     ),
+    "SEND_QUEUE_SIZE": (
+        1000,
+        "Messages waiting for the background senders, per process; when full, sign-in, "
+        "SMS and reset requests answer 503 and other notices are dropped (and logged).",
+    ),
     "LIMITER_ENABLED": (True, "Apply the built-in rate limits."),
     "LIMIT_SEND_PER_IP": (
         "20/minute;200/day",

@@ -20,7 +20,7 @@ from flask import Flask, current_app, has_request_context
 from limits import parse as parse_limit
 
 from .config import setting
-from .errors import DeliveryFailed
+from .errors import DeliveryFailed, SendQueueFull
 from .limits import client_network, count_use, limits_on
 from .sms import send_with_twilio
 from .state import state
@@ -197,12 +197,30 @@ def send(message: Message, *, background: bool | None = None) -> None:
             "We cannot send text messages right now. Please try again later, or use email.",
             detail="daily SMS cap",
         )
-    if background:
-        app.extensions["passwordless"].dispatcher.submit(
-            partial(_deliver, app, message, deferred=True)
-        )
-    else:
+    if not background:
         _deliver(app, message, deferred=False)
+    elif not state().dispatcher.submit(
+        partial(_deliver, app, message, deferred=True), limit=setting("SEND_QUEUE_SIZE")
+    ):
+        # Dropped, never raised: whether this page sends at all may depend on the
+        # account. Sign-in pages ask ensure_queue_room() first, for every address.
+        log.warning(
+            "passwordless: send queue full (PASSWORDLESS_SEND_QUEUE_SIZE=%s); %s %r dropped",
+            setting("SEND_QUEUE_SIZE"),
+            message.channel,
+            message.template,
+        )
+
+
+def ensure_queue_room() -> None:
+    """Refuse (503) while the background queue is full, before the address is read.
+
+    Sign-in and reset pages call it first: the answer then depends on how busy the
+    senders are, never on whether the address has an account (an unknown one may
+    get no message at all, so a refusal at send time would tell them apart).
+    """
+    if not state().dispatcher.has_room(setting("SEND_QUEUE_SIZE")):
+        raise SendQueueFull()
 
 
 def _over_daily_sms_cap(to: str) -> str | None:

@@ -10,19 +10,18 @@ its cookie says.
 from __future__ import annotations
 
 import hmac
-import re
 import secrets
 from datetime import timedelta
 from typing import Any
 
-import sqlalchemy as sa
 from flask import after_this_request, current_app, request
 from itsdangerous import BadData, URLSafeTimedSerializer
 
-from . import clock
+from . import clock, request_info
 from .config import setting
 from .state import state
 from .tokens import candidate_hashes, hash_secret
+from .user_agents import describe_user_agent
 
 SALT = "flask-passwordless remembered device"
 MAX_ACCOUNTS_PER_BROWSER = 5
@@ -70,8 +69,7 @@ def _entries() -> list[tuple[int, str]]:
 
 
 def _valid_row(user: Any, device_id: int, secret: str) -> Any | None:
-    Device = state().models.Device
-    row = state().db.session.get(Device, device_id)
+    row = state().devices.get(device_id)
     if row is None or row.user_key != state().adapter.key_of(user):
         return None
     if row.revoked_at is not None or row.expires_at <= clock.now():
@@ -92,27 +90,23 @@ def this_device(user: Any) -> Any | None:
 
 def touch(row: Any) -> None:
     """Record a use: last seen, from where."""
-    row.last_used_at = clock.now()
-    row.ip = request.remote_addr
-    state().db.session.commit()
+    state().devices.touch(row.id, clock.now(), request_info.client_address())
 
 
 def remember(user: Any) -> Any:
     """Create a device row for ``user`` and add it to this browser's cookie."""
     now, secret = clock.now(), secrets.token_urlsafe(32)
-    agent = request.headers.get("User-Agent", "")[:512]
-    row = state().models.Device(
+    agent = request_info.user_agent()
+    row = state().devices.add(
         user_key=state().adapter.key_of(user),
         secret_hash=hash_secret(secret),
         name=describe_user_agent(agent),
         user_agent=agent,
-        ip=request.remote_addr,
+        ip=request_info.client_address(),
         created_at=now,
         last_used_at=now,
         expires_at=now + timedelta(seconds=_max_age()),
     )
-    state().db.session.add(row)
-    state().db.session.commit()
     others = [
         [device_id, entry_secret]
         for device_id, entry_secret in _entries()
@@ -139,20 +133,7 @@ def remember(user: Any) -> Any:
 
 def devices_of(user: Any) -> list[Any]:
     """Live devices, most recently used first."""
-    Device = state().models.Device
-    return list(
-        state()
-        .db.session.execute(
-            sa.select(Device)
-            .where(
-                Device.user_key == state().adapter.key_of(user),
-                Device.revoked_at.is_(None),
-                Device.expires_at > clock.now(),
-            )
-            .order_by(Device.last_used_at.desc())
-        )
-        .scalars()
-    )
+    return state().devices.live_of(state().adapter.key_of(user), clock.now())
 
 
 def revoke(user: Any, device_id: int | None = None) -> list[Any]:
@@ -161,60 +142,13 @@ def revoke(user: Any, device_id: int | None = None) -> list[Any]:
     One conditional UPDATE: when several requests revoke the same device at once,
     exactly one of them gets it back (and signals it).
     """
-    Device, session = state().models.Device, state().db.session
     rows = [d for d in devices_of(user) if device_id is None or d.id == device_id]
     if not rows:
         return []
-    won = set(
-        session.execute(
-            sa.update(Device)
-            .where(Device.id.in_([row.id for row in rows]), Device.revoked_at.is_(None))
-            .values(revoked_at=clock.now())
-            .returning(Device.id)
-            .execution_options(synchronize_session=False)
-        ).scalars()
-    )
-    session.commit()
+    won = state().devices.revoke([row.id for row in rows], clock.now())
     return [row for row in rows if row.id in won]
 
 
 def cleanup(batch_size: int = 1000) -> int:
     """Delete expired and revoked device rows in short batches."""
-    Device, session, total = state().models.Device, state().db.session, 0
-    dead = sa.or_(Device.revoked_at.is_not(None), Device.expires_at <= clock.now())
-    while ids := list(
-        session.execute(sa.select(Device.id).where(dead).limit(batch_size)).scalars()
-    ):
-        session.execute(
-            sa.delete(Device).where(Device.id.in_(ids)).execution_options(synchronize_session=False)
-        )
-        session.commit()
-        total += len(ids)
-    return total
-
-
-_BROWSERS = [
-    ("Edge", r"Edg(e|A|iOS)?/"),
-    ("Opera", r"OPR/|Opera"),
-    ("Samsung Internet", r"SamsungBrowser/"),
-    ("Firefox", r"Firefox/|FxiOS/"),
-    ("Chrome", r"Chrome/|CriOS/"),
-    ("Safari", r"Safari/"),
-]
-_SYSTEMS = [
-    ("iOS", r"iPhone|iPad|iPod"),
-    ("Android", r"Android"),
-    ("ChromeOS", r"CrOS"),
-    ("Windows", r"Windows"),
-    ("macOS", r"Macintosh|Mac OS X"),
-    ("Linux", r"Linux"),
-]
-
-
-def describe_user_agent(agent: str) -> str:
-    """A readable name like "Firefox on macOS" (order matters: Edge says Chrome too)."""
-    browser = next((name for name, pattern in _BROWSERS if re.search(pattern, agent)), None)
-    system = next((name for name, pattern in _SYSTEMS if re.search(pattern, agent)), None)
-    if browser and system:
-        return f"{browser} on {system}"
-    return browser or system or "Unknown browser"
+    return state().devices.cleanup(clock.now(), batch_size)

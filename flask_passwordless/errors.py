@@ -108,6 +108,20 @@ class DeliveryFailed(PasswordlessError):
         self.detail = detail
 
 
+class SendQueueFull(PasswordlessError):
+    """The background senders are this far behind (PASSWORDLESS_SEND_QUEUE_SIZE).
+
+    Raised before the address is looked at, so every address gets it alike."""
+
+    status = 503
+    title = "Too busy to send messages"
+    message = (
+        "We are sending a great many messages right now, so nothing was sent. "
+        "Please try again in a minute."
+    )
+    retry_after = 60
+
+
 class DatabaseUnavailable(PasswordlessError):
     """The database refused or dropped the connection; the request's transaction was
     rolled back, so nothing it did is saved."""

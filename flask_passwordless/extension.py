@@ -25,6 +25,7 @@ from .cli import passwordless_cli
 from .clock import utcnow
 from .config import config_problems, defaults
 from .delivery import Message
+from .device_store import Devices
 from .dispatch import Dispatcher
 from .failures import Failures
 from .limits import Limits, client_ip
@@ -44,6 +45,7 @@ class PasswordlessState:
     secrets: Secrets
     failures: Failures
     authenticators: Authenticators
+    devices: Devices
     limiter: Limiter
     registry: Registry = field(default_factory=builtin_registry)
     outbox: list[Message] = field(default_factory=list)
@@ -112,6 +114,7 @@ class Passwordless:
             secrets=Secrets(db, models.Secret),
             failures=Failures(db, models.Failure),
             authenticators=Authenticators(db, models.Authenticator),
+            devices=Devices(db, models.Device),
             limiter=_limiter(app),
         )
         app.extensions["passwordless"] = state

@@ -14,7 +14,7 @@ guess one, and they let the real owner in while an attacker hammers codes.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -25,6 +25,9 @@ from .config import setting
 from .errors import PasswordlessError
 from .signals import emit, login_locked
 from .state import state
+
+#: How long a check holds its identifier (a check takes milliseconds).
+HOLD = timedelta(seconds=2)
 
 
 class LockedOut(PasswordlessError):
@@ -83,6 +86,17 @@ class Failures:
             .values(locked_until=sa.bindparam("until"))
         )
         self._forgive = sa.delete(t).where(this)
+        free = sa.or_(
+            t.c.locked_until.is_(None),
+            t.c.locked_until <= sa.bindparam("now"),
+            t.c.last_failure_at <= sa.bindparam("stale"),
+        )
+        self._hold = sa.update(t).where(this, free).values(locked_until=sa.bindparam("until"))
+        self._release = (
+            sa.update(t)
+            .where(this, t.c.locked_until == sa.bindparam("held_until"))
+            .values(locked_until=None)
+        )
 
     def check_allowed(self, identifier: str | None) -> None:
         """Raise LockedOut while this identifier must wait."""
@@ -124,6 +138,42 @@ class Failures:
         if count == setting("LOCKOUT_MAX_FAILURES"):
             emit(login_locked, identifier=identifier, failures=count)
         return count
+
+    def claim(self, identifier: str) -> datetime:
+        """Hold ``identifier`` for one check, or raise LockedOut.
+
+        For checks whose value has no try count of its own (an app's code, a
+        recovery code, a password at the second step): parallel checks of one
+        identifier then run one at a time, so none of them is compared before the
+        failure of another is counted. The hold is a short ``locked_until``, set by
+        one conditional UPDATE (or the row's first INSERT); ``record`` replaces it
+        with the real wait, ``forgive`` deletes the row, ``release`` lifts it, and a
+        crashed request's hold ends by itself. Returns the hold, for ``release``.
+        """
+        session, now = self.db.session, clock.now()
+        until = now + HOLD
+        stale = now - timedelta(seconds=setting("LOCKOUT_RESET_AFTER"))
+        params = {"of_identifier": identifier, "now": now, "stale": stale, "until": until}
+        if session.execute(self._hold, params).rowcount == 1:
+            session.commit()
+            return until
+        try:
+            first = {"identifier": identifier, "count": 0, "last_failure_at": now}
+            session.execute(self._first, {**first, "locked_until": until})
+            session.commit()
+            return until
+        except sa.exc.IntegrityError:  # the row exists, and is held or locked
+            session.rollback()
+        row = session.execute(self._status, {"of_identifier": identifier}).first()
+        wait = (row.locked_until - now).total_seconds() if row and row.locked_until else 0
+        raise LockedOut(int(wait) + 1)
+
+    def release(self, identifier: str, held_until: datetime) -> None:
+        """Lift this request's hold when its check counted neither way."""
+        self.db.session.execute(
+            self._release, {"of_identifier": identifier, "held_until": held_until}
+        )
+        self.db.session.commit()
 
     def forgive(self, identifier: str | None) -> None:
         """A success clears the count (no statement when this request saw none)."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
+from flask import request
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, HiddenField, PasswordField, StringField, TelField
 from wtforms.validators import AnyOf, InputRequired, Length, ValidationError
@@ -66,11 +67,27 @@ def _digits_only(value: Any) -> Any:
 HIDDEN = HiddenInput()
 
 
+def _text_fields() -> Any:
+    """The submitted text fields, and nothing else.
+
+    Flask-WTF would merge ``request.files`` and JSON bodies into the form data,
+    so a field sent as a file part or a JSON number reaches validators that
+    expect text (``len()`` of a FileStorage is a 500). Our forms take neither:
+    ``request.form`` holds only text parts, and anything else counts as absent.
+    """
+    if request.method in {"POST", "PUT", "PATCH", "DELETE"} and request.form:
+        return request.form
+    return None
+
+
 class Form(FlaskForm):
     """Base of the extension's forms: every field renders with a widget from
-    ``widgets`` (the same HTML, built faster), the CSRF token's included."""
+    ``widgets`` (the same HTML, built faster), the CSRF token's included, and
+    only text fields are read (file parts and JSON bodies count as absent)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
+        if not args and "formdata" not in kwargs:
+            kwargs["formdata"] = _text_fields()
         super().__init__(*args, **kwargs)
         csrf_field = self._fields.get(self.meta.csrf_field_name)
         if csrf_field is not None:  # absent when WTF_CSRF_ENABLED is off

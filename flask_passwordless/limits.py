@@ -26,6 +26,7 @@ from typing import Any
 from email_validator import EmailNotValidError
 from flask import current_app, request, session
 from flask_limiter import Limiter
+from flask_login import current_user
 from limits import RateLimitItem, parse_many
 from limits.errors import StorageError
 from limits.storage import MemoryStorage, storage_from_string
@@ -106,6 +107,10 @@ def _waiting_for(key: str) -> Callable[[], str]:
     def identifier() -> str:
         waiting = session.get(key)
         found = waiting.get("identifier") if isinstance(waiting, dict) else None
+        if found is None and current_user.is_authenticated:
+            # Confirm-it-is-you before its step exists: the signed-in user's own key,
+            # never one bucket that every account shares.
+            found = "2fa:" + state().adapter.key_of(current_user._get_current_object())
         return "checked:" + str(found)
 
     return identifier

@@ -5,9 +5,10 @@ from __future__ import annotations
 import logging
 from contextlib import suppress
 from typing import Any
+from urllib.parse import urlsplit
 
 import sqlalchemy as sa
-from flask import current_app, g, make_response, render_template, request
+from flask import abort, current_app, g, make_response, render_template, request
 from flask_wtf.csrf import CSRFError
 
 from .config import setting
@@ -85,11 +86,33 @@ def handle_error(error: PasswordlessError) -> Any:
     return response
 
 
+def check_script_root() -> None:
+    """Refuse (400) a path prefix that is not a path.
+
+    The prefix (``SCRIPT_NAME``; ``X-Forwarded-Prefix`` through ProxyFix) starts
+    every redirect: ``http://[`` makes Werkzeug's Location header unparseable (a
+    500), ``//host`` points it off-site. A proxy sets the prefix, never forwards
+    the client's, so this only meets a forged or misconfigured one.
+    """
+    root = request.script_root
+    if not root:
+        return
+    try:
+        parts = urlsplit(root)
+    except ValueError:
+        abort(400)
+    if parts.scheme or parts.netloc or root.startswith("//"):
+        abort(400)
+
+
 def check_csrf() -> None:
     """Every POST to the extension needs a CSRF token, even when the app-wide check
     is off (as it is when the extension created CSRFProtect itself)."""
     if not current_app.config.get("WTF_CSRF_CHECK_DEFAULT", True):
-        current_app.extensions["csrf"].protect()
+        try:
+            current_app.extensions["csrf"].protect()
+        except ValueError:  # over HTTPS it parses Referer and Host: "https://[" raises
+            raise FormExpired() from None
 
 
 def handle_csrf_error(_error: CSRFError) -> Any:

@@ -11,15 +11,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import redirect, request, url_for
+from flask import redirect, url_for
 
-from . import clock, devices
+from . import clock, devices, request_info
 from .config import setting
 from .delivery import render_email, send
 from .errors import PasswordlessError
 from .session import redirect_after_login, sign_in
 from .state import state
 from .steps import SIGN_IN, Step, begin_step, save_step
+from .user_agents import describe_user_agent
 
 
 class SecondFactorUnavailable(PasswordlessError):
@@ -92,14 +93,14 @@ def complete(user: Any, methods: list[str], next_url: str | None, *, known_devic
     """Sign in; tell the owner about a sign-in from a browser we did not know."""
     sign_in(user, methods)
     if not known_device and setting("NOTIFY_NEW_DEVICE") and "email" not in methods:
-        agent = request.headers.get("User-Agent", "")
+        agent = request_info.user_agent()
         email = state().adapter.email_of(user)
         send(
             render_email(
                 "new_device",
                 email,
-                device=devices.describe_user_agent(agent),
-                ip=request.remote_addr,
+                device=describe_user_agent(agent),
+                ip=request_info.client_address(),
                 when=clock.now().strftime("%Y-%m-%d %H:%M UTC"),
             )
         )

@@ -1,7 +1,8 @@
 """How strongly a session proved who it is: each method, when, and the level.
 
 The auth record lists every method the session proved and when. Its level is
-the number of *different* authenticators among them, at most 2. A remembered
+the number of *different* authenticators among them, at most 2, where a
+password counts as the mailbox (a reset link sets it anew). A remembered
 device stands in for the second factor it let the user skip, so a sign-in on
 one is at level 2; it never counts as a fresh proof when an account change asks
 the user to confirm it is them (``recent_methods``), because the device only
@@ -19,6 +20,7 @@ from typing import Any
 from flask import session
 
 from . import clock
+from .state import state
 
 AUTH_RECORD = "_passwordless_auth"
 DEVICE = "device"
@@ -36,7 +38,7 @@ class AuthRecord:
         return list(self.proofs)
 
     def level(self) -> int:
-        return min(2, len(self.proofs))
+        return min(2, len(state().registry.independent(self.methods)))
 
     def recent_methods(self, within: float) -> list[str]:
         """Methods proved in the last ``within`` seconds, remembered devices aside."""
@@ -44,7 +46,7 @@ class AuthRecord:
         return [m for m, at in self.proofs.items() if m != DEVICE and now - at <= within]
 
     def recent_level(self, within: float) -> int:
-        return min(2, len(self.recent_methods(within)))
+        return min(2, len(state().registry.independent(self.recent_methods(within))))
 
     def add(self, method: str) -> None:
         self.proofs[method] = clock.timestamp()

@@ -195,3 +195,17 @@ def client_from(app, address: str):
     client = app.test_client()
     client.environ_base["REMOTE_ADDR"] = address
     return client
+
+
+@pytest.fixture
+def ctx(make_app):
+    """An app, limits off, inside its app context: for tests that call services."""
+    app = make_app(PASSWORDLESS_LIMITER_ENABLED=False)
+    with app.app_context():
+        yield app
+
+
+@pytest.fixture
+def store(ctx):
+    """The authenticator store of ``ctx``."""
+    return ctx.extensions["passwordless"].authenticators

@@ -7,16 +7,7 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from flask_passwordless.state import state
-
 AT = datetime(2026, 12, 1, 12, 0, 0)
-
-
-@pytest.fixture
-def store(make_app):
-    app = make_app()
-    with app.app_context():
-        yield state().authenticators
 
 
 def test_rows_come_back_oldest_first_and_filtered_by_type(store):

@@ -371,3 +371,68 @@ def test_the_app_is_removed_only_when_another_second_step_remains(app, client, c
     assert removed == ["totp"]
     assert last(app, "email").template == "authenticator_changed"
     assert "Add the app" in client.get("/auth/account/totp").get_data(True)
+
+
+def test_the_mailbox_alone_cannot_confirm_with_a_password_it_reset(app, alice):
+    """A reset link sets the password from the mailbox: an email session confirming
+    with that password has proved the mailbox twice, not two authenticators."""
+    from conftest import CSRF_FIELD
+
+    attacker = app.test_client()  # holds only the mailbox
+    attacker.post(
+        "/auth/reset", data={"email": "alice@example.com", "csrf_token": csrf_token(attacker)}
+    )
+    token = re.search(r"token=([A-Za-z0-9_-]+)", last(app, "email").text).group(1)
+    page = attacker.get(f"/auth/reset/confirm?token={token}", follow_redirects=True)
+    chosen = "an attacker chosen long passphrase"
+    attacker.post(
+        "/auth/reset/confirm",
+        data={
+            "password": chosen,
+            "confirm": chosen,
+            "csrf_token": CSRF_FIELD.search(page.get_data(as_text=True)).group(1),
+        },
+    )
+    email_sign_in(app, attacker)
+    confirm = "/auth/confirm?next=/auth/account/two-factor"
+    assert "Password" not in [
+        m.group(1)
+        for m in re.finditer(r'method=\w+[^"]*">([^<]+)</a>', attacker.get(confirm).get_data(True))
+    ]
+    data = {"method": "password", "password": chosen, "csrf_token": csrf_token(attacker, confirm)}
+    assert attacker.post(confirm, data=data).status_code == 200  # not confirmed
+    assert turn_off(attacker).headers["Location"].startswith("/auth/confirm")
+    assert attacker.get("/vault").status_code == 302
+    assert "is <strong>on</strong>" in attacker.get("/auth/account/two-factor").get_data(True)
+
+
+def test_a_stale_setup_step_cannot_add_a_second_app(make_app, clock):
+    """Two-step is required; the owner set up an app after someone holding only the
+    mailbox reached the setup step: that step no longer signs anyone in."""
+    from conftest import CSRF_FIELD
+
+    app = make_app(PASSWORDLESS_TWO_FACTOR_REQUIRED=True)
+    make_user(app)
+    attacker, owner = app.test_client(), app.test_client()
+    email_sign_in(app, attacker)
+    page = attacker.get("/auth/two-factor/setup").get_data(as_text=True)
+    attackers_key = KEY.search(page).group(1).replace(" ", "")
+    attackers_token = CSRF_FIELD.search(page).group(1)
+    password_login(owner)
+    page = owner.get("/auth/two-factor/setup").get_data(as_text=True)
+    owners_key = KEY.search(page).group(1).replace(" ", "")
+    token = csrf_token(owner, "/auth/two-factor/setup")
+    owner.post(
+        "/auth/two-factor/setup", data={"code": app_code(owners_key, clock), "csrf_token": token}
+    )
+    assert signed_in_as(owner) == "alice@example.com"
+    clock.advance(seconds=60)
+    data = {"code": app_code(attackers_key, clock), "csrf_token": attackers_token}
+    assert attacker.post("/auth/two-factor/setup", data=data).headers["Location"] == "/auth/login"
+    assert signed_in_as(attacker) == "nobody"
+    with app.app_context():
+        store = app.extensions["passwordless"].authenticators
+        from apps import User, db
+
+        key = str(db.session.execute(db.select(User.id)).scalar_one())
+        assert len(store.of_user(key, "totp")) == 1

@@ -21,18 +21,6 @@ RACERS = 20
 CODE_SHAPE = re.compile(r"([0-9A-HJKMNP-TV-Z]{4}-){3}[0-9A-HJKMNP-TV-Z]{4}")
 
 
-@pytest.fixture
-def ctx(make_app):
-    app = make_app(PASSWORDLESS_LIMITER_ENABLED=False)
-    with app.app_context():
-        yield app
-
-
-@pytest.fixture
-def store(ctx):
-    return state().authenticators
-
-
 def test_a_set_is_ten_distinct_codes_of_80_random_bits_in_groups_of_four():
     codes = recovery.new_codes()
     assert len(codes) == 10 == len(set(codes))

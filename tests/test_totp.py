@@ -45,18 +45,6 @@ def step_of(at: datetime) -> int:
     return int(at.replace(tzinfo=timezone.utc).timestamp()) // 30
 
 
-@pytest.fixture
-def ctx(make_app):
-    app = make_app(PASSWORDLESS_LIMITER_ENABLED=False)
-    with app.app_context():
-        yield app
-
-
-@pytest.fixture
-def store(ctx):
-    return state().authenticators
-
-
 def enrolled(store, user_key="1", at=AT):
     """An app enrolled at ``at`` with the code it showed then; returns (secret, row)."""
     secret = totp.new_secret()

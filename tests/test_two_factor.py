@@ -23,7 +23,7 @@ from conftest import (
     token_in,
 )
 from flask_passwordless import device_remembered, device_revoked, user_logged_in
-from flask_passwordless.devices import describe_user_agent
+from flask_passwordless.user_agents import describe_user_agent
 
 COOKIE = "passwordless_device"
 
@@ -443,3 +443,34 @@ def test_a_used_up_second_factor_code_offers_a_new_one_on_the_page(app, client, 
     assert "Send yourself a new one" in page.get_data(as_text=True)
     client.post("/auth/two-factor/resend", data={"csrf_token": csrf_token(client)})
     assert pass_second_factor(app, client).status_code == 302
+
+
+def test_resend_after_the_phone_was_removed_elsewhere_offers_what_is_left(make_app):
+    app = make_app(PASSWORDLESS_EMAIL_SECOND_FACTOR=True)
+    alice = make_user(app, phone=PHONE, two_factor=True)
+    here, elsewhere = app.test_client(), app.test_client()
+    password_login(here)  # the code goes by text; then, in a signed-in browser:
+    password_login(elsewhere)
+    pass_second_factor(app, elsewhere)
+    token = csrf_token(elsewhere)
+    removed = elsewhere.post("/auth/account/phone/remove", data={"csrf_token": token})
+    assert removed.status_code == 302
+    with app.app_context():
+        adapter = app.extensions["passwordless"].adapter
+        assert adapter.find_by_email(alice.email).phone_number is None
+    data = {"method": "sms", "csrf_token": csrf_token(here)}
+    assert here.post("/auth/two-factor/resend", data=data).status_code == 302
+    assert last(app, "email").template == "two_factor"  # the way that is left
+    assert pass_second_factor(app, here, "email").status_code == 302
+    assert signed_in_as(here) == "alice@example.com"
+
+
+def test_resend_with_no_second_step_left_asks_to_sign_in_again(app, alice):
+    password_login(client := app.test_client())
+    with app.app_context():
+        adapter = app.extensions["passwordless"].adapter
+        adapter.set_phone(adapter.find_by_email(alice.email), None)
+    data = {"method": "sms", "csrf_token": csrf_token(client)}
+    response = client.post("/auth/two-factor/resend", data=data)
+    assert response.headers["Location"] == "/auth/login"
+    assert client.get("/auth/two-factor").headers["Location"] == "/auth/login"

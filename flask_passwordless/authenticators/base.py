@@ -40,6 +40,9 @@ class AuthenticatorType:
     field: str = "code"
     #: Label of the field on the second-step page.
     prompt: str = "Code"
+    #: The authenticator that can set this one anew (a reset link from the mailbox
+    #: sets the password): the two then count as one towards a session's level.
+    derived_from: str | None = None
 
     def is_first(self) -> bool:
         """May prove who someone is on its own (a sign-in page exists for it)."""
@@ -89,6 +92,18 @@ class Registry:
     def get(self, name: Any) -> AuthenticatorType | None:
         return self.types.get(name) if isinstance(name, str) else None
 
+    def root(self, method: str) -> str:
+        """The authenticator that ``method`` really proved: a reset link or a password
+        proves the mailbox, since the mailbox can always set a new password."""
+        if method == "reset":
+            return "email"
+        kind = self.get(method)
+        return kind.derived_from if kind is not None and kind.derived_from else method
+
+    def independent(self, methods: list[str]) -> set[str]:
+        """The different authenticators among ``methods``, derived ones folded in."""
+        return {self.root(method) for method in methods}
+
     def second_factors(self, user: Any, besides: str | None = None) -> list[AuthenticatorType]:
         """Second factors ``user`` has, other than ``besides``: the one used last
         first, last resorts at the end, else in registry order."""
@@ -100,17 +115,27 @@ class Registry:
         return _preferred_first(kinds, user)
 
     def confirmers(self, user: Any, besides: list[str]) -> list[AuthenticatorType]:
-        """What ``user`` can prove to confirm it is them, other than ``besides``."""
+        """What ``user`` can prove to confirm it is them, independent of ``besides``
+        (the mailbox never confirms a session that the mailbox opened, even through a
+        password it could have reset)."""
+        proved = self.independent(besides)
         kinds = [
             kind
             for kind in self.types.values()
-            if kind.name not in besides and kind.confirms() and kind.enrolled(user)
+            if self.root(kind.name) not in proved and kind.confirms() and kind.enrolled(user)
         ]
         return _preferred_first(kinds, user)
 
     def has_second_factor(self, user: Any) -> bool:
         """A second factor that can carry two-step sign-in (recovery codes cannot)."""
         return any(not kind.last_resort for kind in self.second_factors(user))
+
+    def has_independent_second_factor(self, user: Any) -> bool:
+        """A second factor that the mailbox cannot stand in for (not an emailed code)."""
+        return any(
+            not kind.last_resort and self.root(kind.name) != "email"
+            for kind in self.second_factors(user)
+        )
 
 
 def _preferred_first(kinds: list[AuthenticatorType], user: Any) -> list[AuthenticatorType]:

@@ -17,6 +17,7 @@ class PasswordType(AuthenticatorType):
     factor = KNOW
     field = "password"
     prompt = "Password"
+    derived_from = "email"  # a reset link sets it from the mailbox
 
     def is_first(self) -> bool:
         return bool(setting("PASSWORD_LOGIN"))

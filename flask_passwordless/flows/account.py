@@ -73,9 +73,11 @@ def _asks_current_password(user: Any) -> bool:
 
 
 def _current_password_right(user: Any, form: ChangePasswordForm) -> bool:
-    identifier = step_identifier(user)
-    failures().check_allowed(identifier)
+    """Checked like the password at confirm-it-is-you, under the same lockout."""
+    identifier = step_identifier(user) + ":password"
+    failures().claim(identifier)
     if verify_password(state().adapter.password_hash_of(user), form.current.data or ""):
+        failures().forgive(identifier)
         return True
     failures().record(identifier)
     emit(signals.login_failed, identifier=identifier, reason="wrong-password")

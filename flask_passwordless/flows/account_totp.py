@@ -63,6 +63,8 @@ def add_app(user: Any, secret: str, code: str) -> bool:
     """Save the app whose key is ``secret`` if ``code`` is its code now; turn two-step
     sign-in on and tell the owner. (The operation; the views read the form.)"""
     key = state().adapter.key_of(user)
+    if state().authenticators.of_user(key, totp.TYPE):  # one app per account
+        return False
     if totp.enrol(state().authenticators, key, secret, code, clock.now()) is None:
         return False
     if not state().adapter.two_factor_enabled(user):
@@ -161,8 +163,11 @@ def two_factor_setup() -> Any:
         flash("Your sign-in took too long or was interrupted. Please sign in again.", "info")
         return redirect(url_for(".login"))
     user, step = loaded
-    if not two_step_required(user):
+    if not two_step_required(user) or state().registry.has_second_factor(user):
+        # Set up elsewhere meanwhile (or no longer required): this step is stale, and
+        # a second app added here would let the first factor alone pass for two.
         clear_step()
+        flash("Please sign in again.", "info")
         return redirect(url_for(".login"))
     form = AppCodeForm()
     if _enrol(user, form):

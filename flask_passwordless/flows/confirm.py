@@ -22,15 +22,14 @@ from flask_login import current_user
 from ..authenticators import AuthenticatorType
 from ..config import setting
 from ..errors import FormExpired
-from ..failures import failures
 from ..forms import ActionForm, StepForm
 from ..limits import Limits
 from ..session import auth_required, recently_signed_in, safe_next
 from ..signin import show, two_step_on
 from ..state import state
-from ..steps import CONFIRM, Step, begin_step, clear_step, load_step
+from ..steps import CONFIRM, Step, begin_step, load_step, save_step
 from ..strength import add_proof, current_record
-from .two_factor import chosen, render_step, verify_step
+from .two_factor import chosen, render_step, step_passed, verify_step
 
 
 def register(bp: Blueprint, limits: Limits) -> None:
@@ -47,7 +46,12 @@ def register(bp: Blueprint, limits: Limits) -> None:
 
 
 def account_level(user: Any) -> int:
-    return 2 if two_step_on(user) else 1
+    """2 with two-step sign-in on and a second step the mailbox cannot stand in for;
+    else 1 (an account whose only second step is an emailed code is as strong as
+    its mailbox, and asking for more would lock its owner out of every change)."""
+    if two_step_on(user) and state().registry.has_independent_second_factor(user):
+        return 2
+    return 1
 
 
 def recent_methods() -> list[str]:
@@ -56,7 +60,7 @@ def recent_methods() -> list[str]:
 
 
 def strong_enough(user: Any) -> bool:
-    return len(recent_methods()) >= account_level(user)
+    return len(state().registry.independent(recent_methods())) >= account_level(user)
 
 
 def full_strength(page: str | None = None, *, changes_only: bool = False) -> Callable[[Any], Any]:
@@ -98,10 +102,15 @@ def _offers(user: Any) -> list[AuthenticatorType]:
 def _this_users_step(user: Any) -> Step:
     """This browser's confirm step for the signed-in user, or a new one."""
     loaded = load_step(CONFIRM)
+    back = safe_next(request.args.get("next"))
     if loaded is not None and loaded[1].key == state().adapter.key_of(user):
-        return loaded[1]
+        step = loaded[1]
+        if back and back != step.next:  # confirming for another page now
+            step.next = back
+            save_step(step)
+        return step
     first = (recent_methods() or ["session"])[0]
-    return begin_step(user, first, CONFIRM, safe_next(request.args.get("next")))
+    return begin_step(user, first, CONFIRM, back)
 
 
 def confirm() -> Any:
@@ -109,20 +118,16 @@ def confirm() -> Any:
     back = safe_next(request.args.get("next"))
     if strong_enough(user):
         return redirect(back or setting("POST_LOGIN_URL"))
+    form = StepForm()
+    wanted = form.method.data if request.method == "POST" else request.args.get("method")
     offers = _offers(user)
-    if not offers:
+    kind = chosen(offers, wanted)
+    if kind is None:  # nothing left to confirm with here: sign in again
         return redirect(url_for(".login", next=back))
     step = _this_users_step(user)
-    form = StepForm()
-    kind = chosen(
-        offers, form.method.data if request.method == "POST" else request.args.get("method")
-    )
-    assert kind is not None
     if form.validate_on_submit() and verify_step(user, step, kind, form):
-        clear_step()
-        failures().forgive(step.identifier)
+        step_passed(user, step, kind)
         add_proof(kind.name)
-        kind.after_use(user)
         return redirect(step.next or setting("POST_LOGIN_URL"))
     form.method.data = kind.name
     return render_step(

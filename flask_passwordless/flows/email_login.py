@@ -14,7 +14,7 @@ from flask import Blueprint, redirect, request, url_for
 
 from .. import signals
 from ..config import setting
-from ..delivery import external_url, render_email, send
+from ..delivery import ensure_queue_room, external_url, render_email, send
 from ..errors import FormExpired, LinkNotKept, SecretInvalid
 from ..failures import failures
 from ..forms import EmailForm, LinkForm, masked_email
@@ -54,6 +54,7 @@ def login() -> Any:
     """Ask for an email address, send the link and code, go to the code page."""
     form = EmailForm(next=request.args.get("next", ""))
     if form.validate_on_submit():
+        ensure_queue_room()
         start(form.normalised_email, safe_next(form.next.data))
         return redirect(url_for(".login_code"))
     return render_page("login.html", form=form)

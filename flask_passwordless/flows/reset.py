@@ -13,7 +13,7 @@ from flask import Blueprint, flash, redirect, request, session, url_for
 
 from .. import devices, signals
 from ..config import setting
-from ..delivery import external_url, render_email, send
+from ..delivery import ensure_queue_room, external_url, render_email, send
 from ..errors import LinkNotKept, SecretInvalid
 from ..forms import EmailForm, NewPasswordForm
 from ..limits import Limits
@@ -56,6 +56,7 @@ def reset() -> Any:
     """Ask for the address; the answer is the same whether it has an account."""
     form = EmailForm()
     if form.validate_on_submit():
+        ensure_queue_room()
         email = form.normalised_email
         user = state().adapter.find_by_email(email)
         issued = state().secrets.issue(

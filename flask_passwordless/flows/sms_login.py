@@ -14,7 +14,7 @@ from flask import Blueprint, redirect, request, url_for
 
 from .. import signals
 from ..config import only_when, setting
-from ..delivery import render_sms, send
+from ..delivery import ensure_queue_room, render_sms, send
 from ..errors import SecretInvalid
 from ..forms import SignInPhoneForm
 from ..limits import Limits
@@ -45,6 +45,7 @@ def login_sms() -> Any:
     """Ask for a phone number, text it a code, go to the code page."""
     form = SignInPhoneForm(next=request.args.get("next", ""))
     if form.validate_on_submit():
+        ensure_queue_room()
         start(form.e164, safe_next(form.next.data))
         return redirect(url_for(".login_code"))
     return render_page("sms_login.html", form=form)

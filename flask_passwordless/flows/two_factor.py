@@ -56,29 +56,38 @@ def chosen(offers: list[AuthenticatorType], wanted: Any) -> AuthenticatorType | 
     return by_name.get(wanted) if wanted in by_name else (offers[0] if offers else None)
 
 
+def lockout_key(step: Step, kind: AuthenticatorType) -> str:
+    """The lockout of one method of the user's second step: its own, so that wrong
+    guesses at the public pages never block it, and passing another method (say,
+    the phone) never clears the count of wrong guesses at this one (the app)."""
+    return f"{step.identifier}:{kind.name}"
+
+
 def check_step(user: Any, step: Step, kind: AuthenticatorType, value: str) -> str | None:
     """Check ``value`` for ``kind`` at this step: None when it passed, else what to
     tell the person. (The operation a view, a JSON twin or the CLI calls.)
 
-    Every failure counts against the step's own identifier (the user's second
-    step), never against the address or phone that the public pages limit.
+    The check holds its lockout key while it runs (``Failures.claim``), so parallel
+    guesses are compared one at a time and each failure is counted before the next.
     """
-    failures().check_allowed(step.identifier)
     if not value:
         return f"Enter the {kind.prompt.lower()}."
+    lock = lockout_key(step, kind)
+    held = failures().claim(lock)
     wrong = "That password is not right." if kind.field == "password" else "That code is not right."
     try:
         passed = kind.verify(user, value, step)
     except CodeWrong as refused:
         passed, wrong = False, refused.message if refused.remaining else EXPIRED
     except SecretInvalid:
+        failures().release(lock, held)
         save_step(step)
         emit(signals.login_failed, identifier=step.identifier, reason="dead-code")
         return EXPIRED
     save_step(step)
     if passed:
         return None
-    failures().record(step.identifier)
+    failures().record(lock)
     emit(signals.login_failed, identifier=step.identifier, reason="wrong-code")
     return wrong
 
@@ -90,6 +99,14 @@ def verify_step(user: Any, step: Step, kind: AuthenticatorType, form: StepForm) 
         field = form.password if kind.field == "password" else form.code
         field.errors = [refusal]
     return refusal is None
+
+
+def step_passed(user: Any, step: Step, kind: AuthenticatorType) -> None:
+    """The step is over: forget it, clear its method's failures (only now), tell the
+    type."""
+    clear_step()
+    failures().forgive(lockout_key(step, kind))
+    kind.after_use(user)
 
 
 def render_step(user: Any, step: Step, kind: AuthenticatorType, form: StepForm, **page: Any) -> Any:
@@ -122,9 +139,7 @@ def two_factor() -> Any:
         clear_step()
         return start_over()
     if form.validate_on_submit() and verify_step(user, step, kind, form):
-        clear_step()
-        failures().forgive(step.identifier)  # only now is the second step passed
-        kind.after_use(user)
+        step_passed(user, step, kind)
         if form.remember.data:
             device = devices.remember(user)
             emit(signals.device_remembered, user=user, device=device)
@@ -152,8 +167,11 @@ def resend_code() -> Any:
         return start_over()
     user, step = loaded
     kind = chosen(offers_of(user, step), request.form.get("method"))
-    if kind is not None and kind.sends_code:
+    if kind is None:  # every second step left the account meanwhile
+        clear_step()
+        return start_over()
+    if kind.sends_code:
         again = step.channel == kind.name and step.id is not None
         show(user, step, kind.name)
         flash("We sent you a new code." if again else "We sent you a code.", "success")
-    return redirect(url_for(".two_factor", method=kind.name if kind else None))
+    return redirect(url_for(".two_factor", method=kind.name))

@@ -1,0 +1,132 @@
+"""Parallel guesses at the second step and at confirm-it-is-you are compared one at
+a time: each failure counts before the next guess is looked at."""
+
+from __future__ import annotations
+
+import pytest
+from factors import PHONE, make_user, password_login
+
+from conftest import code_in, csrf_token, race, submit_code
+from flask_passwordless.authenticators import totp
+from flask_passwordless.clock import utcnow
+
+RACERS = 20
+
+
+@pytest.fixture
+def app(make_app):
+    """Only the lockout decides (no rate limits), and it locks at the first failure."""
+    return make_app(
+        PASSWORDLESS_LIMITER_ENABLED=False,
+        PASSWORDLESS_LOCKOUT_FREE_FAILURES=0,
+        SQLALCHEMY_ENGINE_OPTIONS={"pool_size": RACERS + 4},
+    )
+
+
+def give_app(app, user) -> None:
+    with app.app_context():
+        key = app.extensions["passwordless"].adapter.key_of(user)
+        store = app.extensions["passwordless"].authenticators
+        store.add(key, totp.TYPE, totp.data_for(totp.new_secret(), key), now=utcnow())
+
+
+def browsers_sharing(app, client) -> list:
+    """Copies of one browser: its session cookie in ``RACERS`` clients."""
+    cookie = client.get_cookie("session").value
+    copies = []
+    for _ in range(RACERS):
+        copy = app.test_client()
+        copy.set_cookie("session", cookie)
+        copies.append(copy)
+    return copies
+
+
+def guessed(statuses) -> int:
+    """Guesses that were compared (a wrong one re-renders the form: 200)."""
+    return statuses.count(200)
+
+
+def test_parallel_app_code_guesses_at_the_second_step_are_counted_one_by_one(app):
+    user = make_user(app, two_factor=True)
+    give_app(app, user)
+    client = app.test_client()
+    password_login(client)
+    token = csrf_token(client, "/auth/two-factor")
+    jobs = [
+        lambda browser=browser, n=n: (
+            browser.post(
+                "/auth/two-factor", data={"code": f"{n:06d}", "method": "totp", "csrf_token": token}
+            ).status_code
+        )
+        for n, browser in enumerate(browsers_sharing(app, client))
+    ]
+    statuses = race(jobs)
+    assert guessed(statuses) == 1, statuses
+    assert statuses.count(429) == RACERS - 1
+
+
+def test_parallel_password_guesses_at_confirm_are_counted_one_by_one(app):
+    make_user(app, phone=PHONE, two_factor=True)
+    client = app.test_client()
+    client.post("/auth/login/sms", data={"phone": PHONE, "csrf_token": csrf_token(client)})
+    outbox = app.extensions["passwordless"].outbox
+    submit_code(client, code_in([m for m in outbox if m.channel == "sms"][-1]))
+    page = "/auth/confirm?next=/auth/account/two-factor"
+    token = csrf_token(client, page)
+    jobs = [
+        lambda browser=browser, n=n: (
+            browser.post(
+                page, data={"password": f"guess {n}", "method": "password", "csrf_token": token}
+            ).status_code
+        )
+        for n, browser in enumerate(browsers_sharing(app, client))
+    ]
+    statuses = race(jobs)
+    assert guessed(statuses) == 1, statuses
+
+
+def test_passing_one_method_never_clears_the_wrong_guesses_at_another(make_app, clock):
+    """Someone holding the phone cannot pass its texted code now and then to wipe
+    the count of their wrong guesses at the app's codes."""
+    from factors import last, pass_second_factor, sign_out
+
+    app = make_app(PASSWORDLESS_LOCKOUT_FREE_FAILURES=3)
+    user = make_user(app, phone=PHONE, two_factor=True)
+    give_app(app, user)
+    client = app.test_client()
+
+    def wrong_app_code():
+        data = {"code": "000000", "method": "totp", "csrf_token": csrf_token(client)}
+        return client.post("/auth/two-factor", data=data).status_code
+
+    password_login(client)
+    assert [wrong_app_code() for _ in range(3)] == [200, 200, 200]  # free failures
+    client.post("/auth/two-factor/resend", data={"method": "sms", "csrf_token": csrf_token(client)})
+    assert last(app, "sms") is not None
+    assert pass_second_factor(app, client).status_code == 302  # the phone passes
+    sign_out(client)
+    password_login(client)
+    assert wrong_app_code() == 200  # the fourth failure at the app: a wait begins
+    assert wrong_app_code() == 429
+
+
+def test_confirm_posts_without_a_step_spend_only_their_own_accounts_budget(make_app):
+    app = make_app(PASSWORDLESS_LIMIT_FAILED_CHECKS_PER_IDENTIFIER="2/minute")
+    make_user(app, phone=PHONE, two_factor=True)
+    make_user(app, "bob@example.com", phone="+14155550123", two_factor=True)
+    alice, bob = app.test_client(), app.test_client()
+    for browser, phone in ((alice, PHONE), (bob, "+14155550123")):
+        browser.post("/auth/login/sms", data={"phone": phone, "csrf_token": csrf_token(browser)})
+        outbox = app.extensions["passwordless"].outbox
+        submit_code(browser, code_in([m for m in outbox if m.to == phone][-1]))
+    page = "/auth/confirm?next=/auth/account/two-factor"
+    token = csrf_token(bob, page)
+    for _ in range(3):
+        with bob.session_transaction() as session:
+            session.pop("_passwordless_partial", None)  # no step yet, each time
+        bob.post(page, data={"method": "password", "password": "x", "csrf_token": token})
+    token = csrf_token(alice, page)
+    with alice.session_transaction() as session:
+        session.pop("_passwordless_partial", None)
+    data = {"method": "password", "password": "x", "csrf_token": token}
+    assert alice.post(page, data=data).status_code == 200  # her own budget is whole
