@@ -10,7 +10,9 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
-from flask import abort, current_app
+from flask import current_app
+
+from .errors import FeatureOff
 
 PREFIX = "PASSWORDLESS_"
 
@@ -28,7 +30,10 @@ SETTINGS: dict[str, tuple[Any, str]] = {
         "Template that passwordless/base.html extends; it must define the "
         "blocks title, head and content.",
     ),
-    "SITE_NAME": (None, "Name used in pages and messages; defaults to the app's name."),
+    "SITE_NAME": (
+        None,
+        "Name used in pages and messages; None means the base URL's host (example.com).",
+    ),
     "POST_LOGIN_URL": ("/", "Where to go after sign-in when no safe next URL was given."),
     "POST_LOGOUT_URL": ("/", "Where to go after sign-out."),
     "TOKEN_MAX_AGE": (600, "Seconds a sign-in link and its code (and other codes) stay valid."),
@@ -194,31 +199,89 @@ def defaults() -> dict[str, Any]:
     return {PREFIX + name: default for name, (default, _doc) in SETTINGS.items()}
 
 
-def config_problems(app: Any) -> list[str]:
-    """What is unsafe or missing in production; logged at start-up, never fatal."""
-    config, problems = app.config, []
+def production_checks(app: Any) -> list[tuple[str, str | None]]:
+    """The production checklist: (what is checked, the problem or None when it is fine).
+
+    ``flask passwordless check`` prints all of it; start-up logs the problems.
+    """
+    config = app.config
     base = config.get(PREFIX + "BASE_URL")
-    if not (base or config.get("SERVER_NAME")):
-        problems.append(
-            "set PASSWORDLESS_BASE_URL: sign-in links cannot be built without it "
-            "(the Host header is never trusted)."
-        )
-    if app.debug or app.testing:
-        return problems
-    if base and str(base).startswith("http://"):
-        problems.append("PASSWORDLESS_BASE_URL is not https: links would travel in clear.")
-    if not config.get("SESSION_COOKIE_SECURE"):
-        problems.append("SESSION_COOKIE_SECURE is off: the session cookie may travel over HTTP.")
-    if config.get("SESSION_COOKIE_SAMESITE") not in ("Lax", "Strict"):
-        problems.append('SESSION_COOKIE_SAMESITE is not "Lax" or "Strict".')
-    if not config.get("SESSION_COOKIE_HTTPONLY", True):
-        problems.append("SESSION_COOKIE_HTTPONLY is off: scripts can read the session cookie.")
-    if str(config.get("RATELIMIT_STORAGE_URI", "memory://")).startswith("memory://"):
-        problems.append(
+    secret = config.get("SECRET_KEY") or ""
+    backend = config.get(PREFIX + "MAIL_BACKEND")
+    storage = str(config.get("RATELIMIT_STORAGE_URI", "memory://"))
+    return [
+        (
+            "links in messages have an origin (PASSWORDLESS_BASE_URL or SERVER_NAME)",
+            None
+            if base or config.get("SERVER_NAME")
+            else "set PASSWORDLESS_BASE_URL: sign-in links cannot be built without it "
+            "(the Host header is never trusted).",
+        ),
+        (
+            "links are https",
+            "PASSWORDLESS_BASE_URL is not https: links would travel in clear."
+            if base and str(base).startswith("http://")
+            else None,
+        ),
+        (
+            "debug mode is off",
+            "debug mode is on: the debugger runs code for anyone who reaches it."
+            if app.debug
+            else None,
+        ),
+        (
+            "SECRET_KEY is long and random",
+            None
+            if len(str(secret)) >= 24
+            else "SECRET_KEY is missing or shorter than 24 characters: sessions can be forged.",
+        ),
+        (
+            "SESSION_COOKIE_SECURE is on",
+            None
+            if config.get("SESSION_COOKIE_SECURE")
+            else "SESSION_COOKIE_SECURE is off: the session cookie may travel over HTTP.",
+        ),
+        (
+            'SESSION_COOKIE_SAMESITE is "Lax" or "Strict"',
+            None
+            if config.get("SESSION_COOKIE_SAMESITE") in ("Lax", "Strict")
+            else 'SESSION_COOKIE_SAMESITE is not "Lax" or "Strict".',
+        ),
+        (
+            "SESSION_COOKIE_HTTPONLY is on",
+            None
+            if config.get("SESSION_COOKIE_HTTPONLY", True)
+            else "SESSION_COOKIE_HTTPONLY is off: scripts can read the session cookie.",
+        ),
+        (
+            "messages are really sent (PASSWORDLESS_MAIL_BACKEND)",
+            f"PASSWORDLESS_MAIL_BACKEND is {backend!r}: messages are printed or kept, "
+            "never delivered."
+            if backend in ("console", "memory")
+            else None,
+        ),
+        (
+            "rate limits are shared by every process (RATELIMIT_STORAGE_URI)",
             "rate limits are kept in memory, per process: set RATELIMIT_STORAGE_URI to "
             "Redis when the app runs in several processes."
-        )
-    return problems
+            if storage.startswith("memory://")
+            else None,
+        ),
+    ]
+
+
+#: Checked at start-up even in debug and testing: without it no link can be built.
+ALWAYS_CHECKED = 1
+
+
+def config_problems(app: Any) -> list[str]:
+    """What is unsafe or missing in production; logged once per served process,
+    never fatal. In debug or testing only the missing origin counts (a laptop is
+    not expected to have https or Redis)."""
+    checks = production_checks(app)
+    if app.debug or app.testing:
+        checks = checks[:ALWAYS_CHECKED]
+    return [problem for _label, problem in checks if problem]
 
 
 def setting(name: str) -> Any:
@@ -233,7 +296,7 @@ def only_when(name: str) -> Callable[[Any], Any]:
         @wraps(view)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             if not setting(name):
-                abort(404)
+                raise FeatureOff()  # our 404 page, in the app's layout
             return view(*args, **kwargs)
 
         return wrapper

@@ -11,6 +11,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
+from pathlib import Path
 from typing import Any
 from urllib.parse import SplitResult, urlsplit
 
@@ -43,7 +44,17 @@ class Message:
 
 
 def site_name() -> str:
-    return setting("SITE_NAME") or current_app.name
+    """PASSWORDLESS_SITE_NAME, else the host people see in every link we send
+    ("example.com", without a leading "www."): "Finish signing up for app" would
+    name a Python module, not a site. Without a base URL, the app's name."""
+    named = setting("SITE_NAME")
+    if named:
+        return str(named)
+    try:
+        host = base_url().hostname or ""
+    except RuntimeError:  # no (or no valid) base URL: start-up and `check` say so
+        host = ""
+    return host.removeprefix("www.") or current_app.name
 
 
 def base_url() -> SplitResult:
@@ -121,16 +132,27 @@ def _links(context: dict[str, Any]) -> tuple[str, ...]:
 def render_email(template: str, to: str, **context: Any) -> Message:
     """Render ``passwordless/email/<template>.txt`` and ``.html``.
 
-    The text template sets the subject with ``{% set subject = "..." %}``.
+    The text template sets the subject with ``{% set subject = "..." %}``. The
+    HTML part goes out only when it comes from the same folder as the text
+    part: a host that rewrote only the ``.txt`` (and its subject) must not send
+    our stock ``.html`` beside it, saying something else. Text alone, then.
     """
     env = current_app.jinja_env
     links = _links(context)  # what the flow passed, not the host's context processors
     context = {"site_name": site_name(), "email": to, **context}
     current_app.update_template_context(context)
-    text = env.get_template(f"passwordless/email/{template}.txt").make_module(context)
-    html = env.get_template(f"passwordless/email/{template}.html").render(context)
+    text_template = env.get_template(f"passwordless/email/{template}.txt")
+    html_template = env.get_template(f"passwordless/email/{template}.html")
+    text = text_template.make_module(context)
+    html = html_template.render(context) if _same_folder(text_template, html_template) else None
     subject = " ".join(str(getattr(text, "subject", site_name())).split())
     return Message("email", template, to, subject, str(text).strip() + "\n", html, links)
+
+
+def _same_folder(first: Any, second: Any) -> bool:
+    """Did both templates come from one place (both ours, or both the host's)?"""
+    folders = {str(Path(t.filename).parent) if t.filename else None for t in (first, second)}
+    return len(folders) == 1
 
 
 def origin_host() -> str:

@@ -13,11 +13,22 @@ class PasswordlessError(Exception):
     status = 400
     title = "Something went wrong"
     message = "Please go back and try again."
+    #: Where the error page's one link goes, and what it says.
+    again_endpoint = "passwordless.login"
+    again_text = "Ask for a new sign-in link"
 
     def __init__(self, message: str | None = None) -> None:
         super().__init__(message or self.message)
         if message:
             self.message = message
+
+
+class FeatureOff(PasswordlessError):
+    """A page of a feature this app has turned off: for the visitor, no such page."""
+
+    status = 404
+    title = "Page not found"
+    message = "There is no such page here."
 
 
 class SecretInvalid(PasswordlessError):
@@ -122,3 +133,24 @@ class DatabaseUnavailable(PasswordlessError):
         "Please try again in a minute."
     )
     retry_after = 30
+
+
+class DatabaseNotSetUp(PasswordlessError):
+    """A table or column the app needs is missing: the migrations were not run.
+
+    A mistake in the set-up, not an outage (no Retry-After: waiting will not
+    fix it). In debug mode the page says what to run; otherwise only the log does.
+    """
+
+    status = 500
+    title = "This site is not set up yet"
+    message = "Sign-in is not working on our side. Please try again later."
+
+    def __init__(self, debug_detail: str = "") -> None:
+        super().__init__(
+            f"The database is missing a table or column ({debug_detail}). "
+            "Run `flask db upgrade` (after `flask db migrate`, if no migration creates it "
+            "yet), then reload this page."
+            if debug_detail
+            else None
+        )

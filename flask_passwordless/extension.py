@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from typing import Any
 
-from flask import Flask
+from flask import Flask, current_app
 from flask_limiter import Limiter
 from flask_login import LoginManager
 from flask_mail import Mail
@@ -57,6 +59,9 @@ class PasswordlessState:
     own_counter: Any = None
     #: The in-memory counter used while that storage is unreachable (``limits``).
     memory_limiter: Any = None
+    #: Whether this process has logged the production problems (``_warn_once``).
+    warned: bool = False
+    warn_lock: threading.Lock = field(default_factory=threading.Lock)
 
 
 class Passwordless:
@@ -128,8 +133,7 @@ class Passwordless:
         )
         app.cli.add_command(passwordless_cli)
         audit.connect()
-        for problem in config_problems(app):
-            log.warning("flask-passwordless: %s", problem)
+        app.before_request(partial(_warn_once, state))
 
     @staticmethod
     def state(app: Flask) -> PasswordlessState:
@@ -139,6 +143,23 @@ class Passwordless:
     def register_authenticator(app: Flask, kind: AuthenticatorType) -> None:
         """Offer a host's own authenticator type (see ``authenticators.base``)."""
         app.extensions["passwordless"].registry.register(kind)
+
+
+def _warn_once(state: PasswordlessState) -> None:
+    """Log the production problems at the first request of each serving process.
+
+    Not at ``init_app``: every ``flask`` command builds the app, and a
+    ``flask passwordless cleanup`` from cron must not mail its owner warnings
+    about cookies it never sets. ``flask passwordless check`` prints them on demand.
+    """
+    if state.warned:
+        return
+    with state.warn_lock:
+        if state.warned:
+            return
+        state.warned = True
+        for problem in config_problems(current_app):
+            log.warning("flask-passwordless: %s", problem)
 
 
 def _login_manager(app: Flask, adapter: UserAdapter) -> LoginManager:

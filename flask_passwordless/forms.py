@@ -25,6 +25,27 @@ def normalise_email(value: str) -> str:
     return checked.normalized.lower()
 
 
+def email_problem(value: str) -> str:
+    """What is wrong with an address that did not validate, in our words:
+    email_validator's own ("There can't be anything after the email address.")
+    are written for developers."""
+    value = value.strip()
+    local, _, domain = value.rpartition("@")
+    if any(ch.isspace() for ch in value):
+        return "it cannot contain spaces."
+    if "@" not in value:
+        return "it needs an @, as in name@example.com."
+    if "@" in local:
+        return "it can have only one @."
+    if not local:
+        return "add the part before the @."
+    if not domain:
+        return "add the part after the @, as in name@example.com."
+    if "." not in domain:
+        return "the part after the @ needs a dot, as in example.com."
+    return "check it for typos."
+
+
 def masked_email(email: str) -> str:
     """``a•••e@example.com``: enough for the owner to recognise, little for others."""
     local, _, domain = email.partition("@")
@@ -89,8 +110,9 @@ class EmailForm(Form):
     def validate_email(self, field: Any) -> None:
         try:
             self.normalised_email = normalise_email(field.data)
-        except EmailNotValidError as exc:
-            raise ValidationError(f"That email address is not valid: {exc}") from None
+        except EmailNotValidError:
+            problem = email_problem(field.data)
+            raise ValidationError(f"That email address is not valid: {problem}") from None
 
 
 class PhoneForm(Form):

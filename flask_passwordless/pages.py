@@ -13,7 +13,13 @@ from flask_wtf.csrf import CSRFError
 
 from .config import setting
 from .delivery import site_name
-from .errors import DatabaseUnavailable, FormExpired, PasswordlessError, RateLimited
+from .errors import (
+    DatabaseNotSetUp,
+    DatabaseUnavailable,
+    FormExpired,
+    PasswordlessError,
+    RateLimited,
+)
 from .limits import retry_after
 from .signals import emit, rate_limited
 from .state import state
@@ -133,12 +139,37 @@ def database_unreachable(error: Exception) -> bool:
     return isinstance(error, sa.exc.TimeoutError)  # no pooled connection came free in time
 
 
+#: What SQLite and PostgreSQL say when a migration was never run: a missing table
+#: or column. SQLite raises them as OperationalError, like an outage; PostgreSQL
+#: as ProgrammingError with SQLSTATE 42P01 (undefined table) or 42703 (column).
+MISSING_SCHEMA_MESSAGES = ("no such table", "no such column")
+MISSING_SCHEMA_STATES = ("42P01", "42703")
+
+
+def missing_schema(error: Exception) -> bool:
+    """The tables (or columns) the app needs are not there: a set-up mistake."""
+    if not isinstance(error, sa.exc.DBAPIError):
+        return False
+    orig = error.orig
+    state_code = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
+    if state_code in MISSING_SCHEMA_STATES:
+        return True
+    return any(message in str(orig).lower() for message in MISSING_SCHEMA_MESSAGES)
+
+
+def _first_line(error: Exception) -> str:
+    return (str(error).strip().splitlines() or [""])[0]
+
+
 def handle_database_error(error: Exception) -> Any:
     """The database went away: roll back what this request did, log it, answer 503.
 
-    Other database errors (an IntegrityError nobody caught) stay 500s.
+    A missing table is no outage but a migration never run: that is logged as
+    such, and said on the page in debug mode. Other database errors (an
+    IntegrityError nobody caught) stay 500s.
     """
-    if not database_unreachable(error):
+    schema = missing_schema(error)
+    if not (schema or database_unreachable(error)):
         raise error
     with suppress(sa.exc.SQLAlchemyError):  # a dead connection's transaction died with it
         state().db.session.rollback()
@@ -146,7 +177,14 @@ def handle_database_error(error: Exception) -> Any:
     # user loader on the dead database, so this page is rendered for nobody.
     g._login_user = current_app.login_manager.anonymous_user()  # type: ignore[attr-defined]
     orig = getattr(error, "orig", None) or error
-    reason = (str(orig).strip().splitlines() or [""])[0]
+    reason = _first_line(orig)
+    if schema:
+        log.error(
+            "passwordless: the database is not set up (%s): run `flask db upgrade` "
+            "(and `flask db migrate` first if your migrations do not create it yet)",
+            reason,
+        )
+        return handle_error(DatabaseNotSetUp(debug_detail=reason if current_app.debug else ""))
     log.error(
         "passwordless: database unavailable during %s (%s: %s); answered 503",
         request.endpoint,

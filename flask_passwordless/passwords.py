@@ -20,7 +20,6 @@ import secrets
 import unicodedata
 from functools import cache
 
-from flask import current_app
 from werkzeug.security import check_password_hash, generate_password_hash
 from zxcvbn_rs_py import Entropy, zxcvbn
 
@@ -123,7 +122,9 @@ def user_inputs(email: str | None) -> list[str]:
     """Words an attacker who knows the account tries first: the address, its local
     part and the pieces of it (``alice.smith`` gives ``alice`` and ``smith``), and
     the site's name."""
-    words = [setting("SITE_NAME") or current_app.name]
+    from .delivery import site_name  # delivery -> limits -> forms -> here
+
+    words = [site_name()]
     if email:
         local = email.partition("@")[0]
         pieces = [piece for piece in re.split(r"[\W\d_]+", local) if len(piece) >= 3]

@@ -9,6 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 
 import pytest
+from built_wheel import build_wheel
 
 from apps import User, create_app, db
 from flask_passwordless.clock import utcnow
@@ -26,6 +27,12 @@ def skip_tier(reason: str) -> None:
     if REQUIRE_ALL_TIERS:
         pytest.fail(f"required test tier cannot run: {reason}")
     pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def wheel(tmp_path_factory):
+    """The package's wheel, built once per run from a clean copy of the checkout."""
+    return build_wheel(tmp_path_factory.mktemp("wheel"))
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from flask import Flask
+from flask import Flask, render_template_string
 from flask_limiter import Limiter
 from flask_login import LoginManager
 from flask_sqlalchemy import SQLAlchemy
@@ -269,3 +269,60 @@ def test_host_model_with_its_own_columns_signs_in_through_an_adapter(tmp_path):
         assert adapter.phone_of(ann) is None and not adapter.two_factor_enabled(ann)
         with pytest.raises(NotImplementedError, match="two_factor_enabled"):
             adapter.set_two_factor(ann, True)
+
+
+def test_the_site_name_defaults_to_the_base_url_host_not_the_import_name(make_app):
+    app = make_app(
+        PASSWORDLESS_SITE_NAME=None,
+        PASSWORDLESS_BASE_URL="https://www.example.com",
+        PASSWORDLESS_REGISTER_UNKNOWN=True,
+    )
+    request_login(app.test_client(), "new@example.com")
+    (message,) = app.extensions["passwordless"].outbox
+    assert "example.com" in message.subject and "www." not in message.subject
+    assert "apps" not in message.subject  # the import name of the tests' host app
+    with app.test_request_context():
+        assert render_template_string("{{ passwordless_site_name }}") == "example.com"
+
+
+def test_a_site_name_that_is_set_wins(make_app):
+    app = make_app(PASSWORDLESS_SITE_NAME="Zanzibar Quill", PASSWORDLESS_REGISTER_UNKNOWN=True)
+    request_login(app.test_client(), "alice@example.com")
+    assert "Zanzibar Quill" in app.extensions["passwordless"].outbox[0].subject
+
+
+def _email_override(tmp_path, *names):
+    folder = tmp_path / "passwordless" / "email"
+    folder.mkdir(parents=True)
+    for name in names:
+        (folder / name).write_text(
+            '{% set subject = "Welcome to the Guild" %}Join us: {{ link }}'
+            if name.endswith(".txt")
+            else "<h1>Welcome to the Guild</h1><a href='{{ link }}'>join</a>"
+        )
+
+
+def test_overriding_only_the_text_email_sends_text_only(make_app, tmp_path):
+    """Our stock HTML part would contradict the host's new subject and words."""
+    _email_override(tmp_path, "register.txt")
+    app = make_app(template_folder=str(tmp_path), PASSWORDLESS_REGISTER_UNKNOWN=True)
+    request_login(app.test_client(), "new@example.com")
+    (message,) = app.extensions["passwordless"].outbox
+    assert message.subject == "Welcome to the Guild"
+    assert message.text.startswith("Join us: https://app.example.com/auth/login/link?token=")
+    assert message.html is None
+
+
+def test_overriding_both_parts_of_an_email_sends_both(make_app, tmp_path):
+    _email_override(tmp_path, "register.txt", "register.html")
+    app = make_app(template_folder=str(tmp_path), PASSWORDLESS_REGISTER_UNKNOWN=True)
+    request_login(app.test_client(), "new@example.com")
+    (message,) = app.extensions["passwordless"].outbox
+    assert "<h1>Welcome to the Guild</h1>" in message.html
+
+
+def test_stock_emails_have_both_parts(make_app):
+    app = make_app(PASSWORDLESS_REGISTER_UNKNOWN=True)
+    request_login(app.test_client(), "new@example.com")
+    (message,) = app.extensions["passwordless"].outbox
+    assert message.html and "Finish signing up" in message.subject

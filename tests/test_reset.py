@@ -52,8 +52,8 @@ def test_reset_link_sets_a_new_password_once(app, client):
         password_reset_requested.connected_to(lambda s, **kw: requested.append(kw["email"]), app),
         password_changed.connected_to(lambda s, **kw: changed.append(kw["user"].email), app),
     ):
-        page = ask_reset(client)
-        assert "Check your email" in page.get_data(as_text=True)
+        assert ask_reset(client).headers["Location"] == "/auth/reset/sent"
+        assert "Check your email" in client.get("/auth/reset/sent").get_data(as_text=True)
         token = reset_token(app)
         assert "token=" in last(app, "email").text and last(app, "email").template == "reset"
         response = set_password(client, token)
@@ -84,8 +84,11 @@ def test_reset_page_get_uses_nothing(make_app):
 
 def test_known_and_unknown_addresses_get_the_same_reset_page(app):
     make_user(app)
-    first = ask_reset(app.test_client(), "alice@example.com")
-    second = ask_reset(app.test_client(), "alicf@example.com")
+    known, unknown = app.test_client(), app.test_client()
+    first, second = ask_reset(known, "alice@example.com"), ask_reset(unknown, "alicf@example.com")
+    assert first.status_code == second.status_code == 302
+    assert first.headers["Location"] == second.headers["Location"] == "/auth/reset/sent"
+    first, second = known.get("/auth/reset/sent"), unknown.get("/auth/reset/sent")
     normalise = lambda r, e: CSRF_FIELD.sub("", r.get_data(as_text=True)).replace(e, "E")  # noqa: E731
     assert first.status_code == second.status_code == 200
     assert normalise(first, "alice@example.com") == normalise(second, "alicf@example.com")

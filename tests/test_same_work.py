@@ -122,8 +122,9 @@ def email_login(client, email, token=None):
 
 def reset(client, email, token=None):
     token = token or csrf_token(client)
-    page = client.post("/auth/reset", data={"email": email, "csrf_token": token})
-    assert page.status_code == 200
+    sent = client.post("/auth/reset", data={"email": email, "csrf_token": token})
+    assert sent.headers["Location"] == "/auth/reset/sent"
+    assert client.get("/auth/reset/sent").status_code == 200
 
 
 def sms_login(client, phone, token=None):

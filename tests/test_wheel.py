@@ -8,40 +8,20 @@ page and serves the stylesheet from the installed copy.
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
-import sys
 import textwrap
 import zipfile
 from pathlib import Path
 
 import pytest
+from built_wheel import ROOT, fresh_venv, run
 
 pytestmark = pytest.mark.slow
 
-ROOT = Path(__file__).resolve().parent.parent
 SHIPPED = (
     "flask_passwordless/templates/passwordless/login.html",
     "flask_passwordless/templates/passwordless/email/login.txt",
     "flask_passwordless/static/passwordless/passwordless.css",
 )
-#: Left out of the copy that is built: local state that is not the source.
-NOT_SOURCE = shutil.ignore_patterns(
-    ".git",
-    ".venv",
-    "build",
-    "dist",
-    "*.egg-info",
-    "__pycache__",
-    "*.pyc",
-    ".pytest_cache",
-    ".ruff_cache",
-    ".hypothesis",
-    "test-artifacts",
-    "instance",
-    "*.db",
-)
-
 CHECK_APP = textwrap.dedent(
     """
     import json
@@ -92,33 +72,6 @@ CHECK_APP = textwrap.dedent(
 )
 
 
-def run(args, *, timeout: float, cwd: Path) -> subprocess.CompletedProcess:
-    result = subprocess.run(
-        [str(arg) for arg in args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
-    assert result.returncode == 0, (
-        f"{args} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}"
-    )
-    return result
-
-
-@pytest.fixture(scope="module")
-def wheel(tmp_path_factory) -> Path:
-    """Build from a clean copy of the checkout, so a stale build/ cannot leak in."""
-    work = tmp_path_factory.mktemp("wheel")
-    source = work / "source"
-    shutil.copytree(ROOT, source, ignore=NOT_SOURCE)
-    dist = work / "dist"
-    run([sys.executable, "-m", "build", "--wheel", "--outdir", dist], timeout=600, cwd=source)
-    (built,) = dist.glob("flask_passwordless-*.whl")
-    return built
-
-
 def test_wheel_ships_templates_and_static_files(wheel):
     names = set(zipfile.ZipFile(wheel).namelist())
     for path in SHIPPED:
@@ -126,10 +79,7 @@ def test_wheel_ships_templates_and_static_files(wheel):
 
 
 def test_installed_wheel_renders_the_login_page(wheel, tmp_path):
-    venv = tmp_path / "venv"
-    run([sys.executable, "-m", "venv", venv], timeout=300, cwd=tmp_path)
-    python = venv / "bin" / "python"
-    run([python, "-m", "pip", "install", "--quiet", wheel], timeout=900, cwd=tmp_path)
+    python = fresh_venv(tmp_path / "venv", wheel) / "python"
     script = tmp_path / "check_app.py"
     script.write_text(CHECK_APP)
 

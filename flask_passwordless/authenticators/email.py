@@ -12,6 +12,7 @@ from typing import Any
 from ..config import setting
 from ..delivery import Message, render_email
 from ..state import state
+from ..wording import lifetime
 from .base import HAVE
 from .codes import SentCodeType
 
@@ -32,4 +33,4 @@ class EmailType(SentCodeType):
         return state().adapter.email_of(user)
 
     def message(self, to: str, code: str, minutes: int) -> Message:
-        return render_email("two_factor", to, code=code, minutes=minutes)
+        return render_email("two_factor", to, code=code, **lifetime(setting("TOKEN_MAX_AGE")))

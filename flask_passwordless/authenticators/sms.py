@@ -8,6 +8,7 @@ from ..config import setting
 from ..delivery import Message, render_sms
 from ..phone import masked_phone
 from ..state import state
+from ..wording import lifetime
 from .base import HAVE
 from .codes import SentCodeType
 
@@ -31,4 +32,4 @@ class SmsType(SentCodeType):
         return masked_phone(address)
 
     def message(self, to: str, code: str, minutes: int) -> Message:
-        return render_sms("two_factor", to, code=code, minutes=minutes)
+        return render_sms("two_factor", to, code=code, **lifetime(setting("TOKEN_MAX_AGE")))

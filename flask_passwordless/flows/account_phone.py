@@ -24,6 +24,7 @@ from ..session import PENDING, expect_code, pending_code, previous_secret
 from ..signals import emit
 from ..signin import two_step_on
 from ..state import state
+from ..wording import lifetime
 from .code import check_code
 from .confirm import full_strength
 from .sms_login import sms_enabled
@@ -76,11 +77,9 @@ def _send_code(phone_number: str, form: PhoneForm) -> bool:
     issued = state().secrets.issue(
         PURPOSE, phone_number, link=False, replaces=previous_secret(PURPOSE)
     )
-    minutes = setting("TOKEN_MAX_AGE") // 60
+    valid_for = lifetime(setting("TOKEN_MAX_AGE"))
     try:
-        send(
-            render_sms("verify", phone_number, code=issued.code, minutes=minutes), background=False
-        )
+        send(render_sms("verify", phone_number, code=issued.code, **valid_for), background=False)
     except DeliveryFailed as failed:
         state().secrets.discard(issued.id)
         form.phone.errors = [failed.message]

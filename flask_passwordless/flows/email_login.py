@@ -32,6 +32,7 @@ from ..signals import emit
 from ..signin import first_factor_passed
 from ..state import state
 from ..tokens import Redeemed
+from ..wording import lifetime
 
 PURPOSE = "login"
 
@@ -79,8 +80,9 @@ def start(email: str, next_url: str | None) -> None:
         return
     template = "login" if user is not None else "register"
     link = external_url(".login_link", token=issued.token)
-    minutes = setting("TOKEN_MAX_AGE") // 60
-    message = render_email(template, email, link=link, code=issued.code, minutes=minutes)
+    message = render_email(
+        template, email, link=link, code=issued.code, **lifetime(setting("TOKEN_MAX_AGE"))
+    )
     send(message, background=True)
     emit(signals.login_link_sent, user=user, email=email)
     emit(signals.code_sent, channel="email", identifier=email)

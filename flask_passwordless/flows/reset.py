@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, flash, redirect, request, url_for
+from flask import Blueprint, flash, redirect, request, session, url_for
 
 from .. import devices, signals
 from ..config import setting
@@ -29,9 +29,13 @@ from ..session import (
 from ..signals import emit
 from ..signin import first_factor_passed, second_factor_required
 from ..state import state
+from ..wording import duration, lifetime
 from .password import password_enabled
 
 PURPOSE = "reset"
+#: The address the reset page last sent to, for the page after the redirect. (Kept
+#: here rather than in session.py, which another change is rewriting.)
+SENT_TO = "_passwordless_reset_sent_to"
 
 
 def register(bp: Blueprint, limits: Limits) -> None:
@@ -40,6 +44,7 @@ def register(bp: Blueprint, limits: Limits) -> None:
         view_func=password_enabled(limits.sends("email", "reset")(reset)),
         methods=["GET", "POST"],
     )
+    bp.add_url_rule("/reset/sent", view_func=password_enabled(reset_sent), methods=["GET"])
     bp.add_url_rule(
         "/reset/confirm",
         view_func=password_enabled(limits.checks(reset_confirm)),
@@ -60,14 +65,27 @@ def reset() -> Any:
         remember_link_request(issued.id, PURPOSE)
         if user is not None:
             link = external_url(".reset_confirm", token=issued.token)
-            minutes = setting("RESET_MAX_AGE") // 60
-            send(render_email("reset", email, link=link, minutes=minutes), background=True)
+            valid_for = lifetime(setting("RESET_MAX_AGE"))
+            send(render_email("reset", email, link=link, **valid_for), background=True)
             emit(signals.password_reset_requested, email=email)
         elif setting("EMAIL_UNKNOWN_ACCOUNTS"):
             login_url = external_url(".login")
-            send(render_email("unknown_account", email, login_url=login_url), background=True)
-        return render_page("reset_sent.html", sent_to=email)
+            message = render_email("unknown_account", email, login_url=login_url, for_reset=True)
+            send(message, background=True)
+        # Redirect after POST, as sign-in does: reloading the page must not send again.
+        session[SENT_TO] = email
+        return redirect(url_for(".reset_sent"))
     return render_page("reset.html", form=form)
+
+
+def reset_sent() -> Any:
+    """'Check your email', for the address this browser asked about last."""
+    sent_to = session.get(SENT_TO)
+    if not isinstance(sent_to, str):
+        return redirect(url_for(".reset"))
+    return render_page(
+        "reset_sent.html", sent_to=sent_to, lifetime=duration(setting("RESET_MAX_AGE"))
+    )
 
 
 def reset_confirm() -> Any:
@@ -75,7 +93,17 @@ def reset_confirm() -> Any:
 
     The first GET moves the token into the session and redirects to the bare
     path; the form posts the token it showed, else the session's copy is used.
+    A dead reset link's page offers a new reset link, not a sign-in link.
     """
+    try:
+        return _reset_confirm()
+    except SecretInvalid as error:
+        error.again_endpoint = "passwordless.reset"
+        error.again_text = "Ask for a new reset link"
+        raise
+
+
+def _reset_confirm() -> Any:
     moved = keep_link_token(PURPOSE)
     if moved is not None:
         return moved

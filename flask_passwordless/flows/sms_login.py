@@ -25,6 +25,7 @@ from ..signals import emit
 from ..signin import first_factor_passed
 from ..state import state
 from ..tokens import Redeemed
+from ..wording import lifetime
 
 PURPOSE = "sms"
 
@@ -58,8 +59,7 @@ def start(phone_number: str, next_url: str | None) -> None:
         PURPOSE, phone_number, link=False, next_url=next_url, replaces=previous_secret(PURPOSE)
     )
     expect_code(issued.id, PURPOSE, display_phone(phone_number), phone_number)
-    minutes = setting("TOKEN_MAX_AGE") // 60
-    text = render_sms("login", phone_number, code=issued.code, minutes=minutes)
+    text = render_sms("login", phone_number, code=issued.code, **lifetime(setting("TOKEN_MAX_AGE")))
     if user is None:
         return  # rendered all the same: the work before the answer does not differ
     send(text, background=True)  # never inline: a slow or failed send would tell

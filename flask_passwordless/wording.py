@@ -1,0 +1,27 @@
+"""Numbers in sentences: durations with the right unit and plural."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def duration(seconds: int) -> str:
+    """A lifetime in words: "45 seconds", "1 minute", "10 minutes", "1 hour".
+
+    Rounded down, so a message never promises longer than a secret lives
+    ("0 minutes" for a 30-second code said nothing at all).
+    """
+    seconds = max(int(seconds), 0)
+    if seconds >= 3600 and seconds % 3600 == 0:
+        value, unit = seconds // 3600, "hour"
+    elif seconds >= 60:
+        value, unit = seconds // 60, "minute"
+    else:
+        value, unit = seconds, "second"
+    return f"{value} {unit}{'' if value == 1 else 's'}"
+
+
+def lifetime(seconds: int) -> dict[str, Any]:
+    """What a message template gets about how long its secret lives: ``lifetime``
+    in words, and ``minutes`` (a number, for templates written before it)."""
+    return {"lifetime": duration(seconds), "minutes": int(seconds) // 60}

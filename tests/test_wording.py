@@ -1,0 +1,145 @@
+"""What the pages and messages say, read as a newcomer reads them."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from factors import last, make_user
+from test_reset import ask_reset, reset_token, set_password
+from test_sms import ALICE_PHONE, alice, ask_sms  # noqa: F401 (alice is a fixture)
+
+from conftest import csrf_token, request_login
+from flask_passwordless.wording import duration
+
+
+def words(html: str) -> str:
+    """The page's text as a reader sees it: tags dropped, whitespace collapsed."""
+    return " ".join(re.sub(r"<[^>]+>", " ", html).split()).replace(" .", ".")
+
+
+def test_the_sms_code_page_starts_a_sentence_with_a_capital(app, client, alice):  # noqa: F811
+    ask_sms(client, ALICE_PHONE)
+    text = words(client.get("/auth/login/code").get_data(as_text=True))
+    assert "No text after a minute? Ask for a new code." in text
+
+
+def test_the_email_code_page_still_reads_as_one_sentence(app, client, user):
+    request_login(client, "alice@example.com")
+    text = words(client.get("/auth/login/code").get_data(as_text=True))
+    assert "No message after a minute? Check your spam folder, or ask for a new code." in text
+
+
+def test_a_used_reset_link_offers_a_new_reset_link(app, client):
+    make_user(app)
+    ask_reset(client)
+    token = reset_token(app)
+    set_password(client, token)
+    html = client.get(f"/auth/reset/confirm?token={token}", follow_redirects=True).get_data(
+        as_text=True
+    )
+    assert "This link or code no longer works" in html
+    assert '<a href="/auth/reset">Ask for a new reset link</a>' in html
+    assert "Ask for a new sign-in link" not in html
+
+
+def test_a_dead_sign_in_link_still_offers_a_new_sign_in_link(client):
+    html = client.get("/auth/login/link?token=nope", follow_redirects=True).get_data(as_text=True)
+    assert '<a href="/auth/login">Ask for a new sign-in link</a>' in html
+
+
+def test_an_unknown_address_asking_for_a_reset_is_told_about_a_reset(app, client):
+    ask_reset(client, "nobody@example.com")
+    message = last(app, "email")
+    assert message.template == "unknown_account"
+    assert message.subject == "Password reset request at Test App"
+    assert "asked to reset the password for Test App" in " ".join(message.text.split())
+    assert "Password reset request" in message.html
+
+
+def test_an_unknown_address_asking_to_sign_in_is_told_about_a_sign_in(app, client):
+    request_login(client, "nobody@example.com")
+    message = last(app, "email")
+    assert message.subject == "Sign-in attempt at Test App"
+    assert "reset" not in message.text
+
+
+@pytest.mark.parametrize(
+    ("path", "off"),
+    [
+        ("/auth/login/sms", {"PASSWORDLESS_SMS_ENABLED": False}),
+        ("/auth/login/password", {"PASSWORDLESS_PASSWORD_LOGIN": False}),
+        ("/auth/reset", {"PASSWORDLESS_PASSWORD_LOGIN": False}),
+    ],
+)
+def test_a_feature_that_is_off_answers_our_own_404_page(make_app, path, off):
+    response = make_app(**off).test_client().get(path)
+    assert response.status_code == 404
+    html = response.get_data(as_text=True)
+    assert "Page not found · Test App" in html  # our page, in the app's layout
+    assert "passwordless.css" in html
+    assert "The requested URL was not found on the server" not in html  # Werkzeug's
+
+
+@pytest.mark.parametrize(
+    ("seconds", "words"),
+    [(1, "1 second"), (30, "30 seconds"), (60, "1 minute"), (90, "1 minute"), (600, "10 minutes")]
+    + [(3600, "1 hour"), (5400, "90 minutes"), (7200, "2 hours")],
+)
+def test_a_lifetime_is_said_with_its_unit_and_plural(seconds, words):
+    assert duration(seconds) == words
+
+
+@pytest.mark.parametrize(("max_age", "said"), [(30, "30 seconds"), (60, "1 minute")])
+def test_a_short_lived_code_never_says_0_minutes(make_app, max_age, said):
+    app = make_app(PASSWORDLESS_TOKEN_MAX_AGE=max_age)
+    make_user(app)
+    request_login(app.test_client(), "alice@example.com")
+    message = last(app, "email")
+    for part in (" ".join(message.text.split()), " ".join(message.html.split())):
+        assert f"The link and the code work once, for {said}." in part
+
+
+def test_the_reset_page_and_email_say_how_long_the_link_lives(app, client):
+    make_user(app)
+    ask_reset(client)
+    page = words(client.get("/auth/reset/sent").get_data(as_text=True))
+    assert "The link works once, for 1 hour." in page
+    assert "It works once, for 1 hour." in " ".join(last(app, "email").text.split())
+
+
+@pytest.mark.parametrize(
+    ("typed", "said"),
+    [
+        ("alice@example.com.", "check it for typos."),
+        ("alice@example.com>", "check it for typos."),
+        ("alice example.com", "it cannot contain spaces."),
+        ("alice", "it needs an @, as in name@example.com."),
+        ("a@b@example.com", "it can have only one @."),
+        ("@example.com", "add the part before the @."),
+        ("alice@", "add the part after the @, as in name@example.com."),
+        ("alice@localhost", "the part after the @ needs a dot, as in example.com."),
+    ],
+)
+def test_a_bad_address_is_explained_in_our_words(client, typed, said):
+    html = client.post(
+        "/auth/login", data={"email": typed, "csrf_token": csrf_token(client)}
+    ).get_data(as_text=True)
+    assert f"That email address is not valid: {said}" in words(html)
+    for theirs in ("There can't be", "The email address", "must have", "An email address"):
+        assert theirs not in html
+
+
+def test_asking_for_a_reset_redirects_so_a_reload_sends_nothing(app, client):
+    make_user(app)
+    sent = ask_reset(client)
+    assert sent.status_code == 302 and sent.headers["Location"] == "/auth/reset/sent"
+    outbox = app.extensions["passwordless"].outbox
+    for _ in range(2):  # reloading the page after the redirect is a GET: nothing is sent
+        page = client.get("/auth/reset/sent")
+        assert "If alice@example.com belongs to an account" in words(page.get_data(as_text=True))
+    assert [m.template for m in outbox] == ["reset"]
+
+
+def test_the_reset_sent_page_without_a_request_goes_back_to_the_form(client):
+    assert client.get("/auth/reset/sent").headers["Location"] == "/auth/reset"
