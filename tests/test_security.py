@@ -151,7 +151,8 @@ def test_a_forwarded_prefix_cannot_move_links_to_another_host(make_app):
     make_user(app, phone=PHONE)
     outbox = app.extensions["passwordless"].outbox
     client = app.test_client()
-    hostile = {"X-Forwarded-Prefix": "@evil.com", "X-Forwarded-Host": "evil.com"}
+    # A prefix that is a path gets through (one that is not is refused: see below).
+    hostile = {"X-Forwarded-Prefix": "/@evil.com", "X-Forwarded-Host": "evil.com"}
 
     def post(path, **data):
         page = client.get(path, headers=hostile).get_data(as_text=True)
@@ -193,12 +194,24 @@ def test_links_keep_the_base_urls_path_without_doubling_the_mount(make_app):
     )
 
 
+def test_the_issues_prefix_without_its_slash_is_refused_and_sends_nothing(make_app):
+    """The reproduction in issue 11: ``X-Forwarded-Prefix: @evil.com`` on POST /auth/reset."""
+    app = _behind_proxy_fix(make_app())
+    make_user(app)
+    client = app.test_client()
+    token = csrf_token(client, "/auth/reset")
+    data = {"email": "alice@example.com", "csrf_token": token}
+    response = client.post("/auth/reset", data=data, headers={"X-Forwarded-Prefix": "@evil.com"})
+    assert response.status_code == 400
+    assert app.extensions["passwordless"].outbox == []
+
+
 def test_server_name_links_ignore_the_script_root(make_app):
     app = make_app(PASSWORDLESS_BASE_URL=None, SERVER_NAME="login.example.org")
     _behind_proxy_fix(app)
     add_user(app, "alice@example.com")
     client = app.test_client()
-    hostile = {"X-Forwarded-Prefix": "@evil.com"}
+    hostile = {"X-Forwarded-Prefix": "/@evil.com"}
     page = client.get("/auth/login", headers=hostile).get_data(as_text=True)
     data = {"email": "alice@example.com", "csrf_token": CSRF_FIELD.search(page).group(1)}
     assert client.post("/auth/login", data=data, headers=hostile).status_code == 302
