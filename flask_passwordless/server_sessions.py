@@ -39,6 +39,7 @@ MESSAGES = {
     EXPIRED: "You have been signed in for a long time: please sign in again.",
 }
 MAX_SECRET_LENGTH = 100  # a real one has 43 characters
+MAX_ID = 2**31 - 1  # the id column's range: a bigger number must not reach the database
 USER_AGENT_LENGTH, ADDRESS_LENGTH = 512, 64
 
 
@@ -128,7 +129,7 @@ class Sessions:
 
     def revoke(self, user_key: str, session_id: Any, now: datetime) -> bool:
         """Revoke one of the user's own rows; another user's id revokes nothing."""
-        if not isinstance(session_id, int) or isinstance(session_id, bool):
+        if not _is_id(session_id):
             return False
         won = self._run(self._revoke, session_id=session_id, owner=user_key, now=now).first()
         self.db.session.commit()
@@ -191,13 +192,17 @@ def client_address() -> str | None:
     return _clean(request.remote_addr, ADDRESS_LENGTH) or None
 
 
+def _is_id(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 0 < value <= MAX_ID
+
+
 def _cookie_ref() -> tuple[int, str] | None:
     """This browser's ``(row id, secret)``; None when absent or malformed."""
     raw = session.get(COOKIE_KEY)
     if not isinstance(raw, list) or len(raw) != 2:
         return None
     row_id, secret = raw
-    if not isinstance(row_id, int) or isinstance(row_id, bool):
+    if not _is_id(row_id):
         return None
     if not isinstance(secret, str) or not 0 < len(secret) <= MAX_SECRET_LENGTH:
         return None
