@@ -28,8 +28,8 @@ from .dispatch import Dispatcher
 from .failures import Failures
 from .limits import Limits, client_ip
 from .models import Models, models_for
-from .server_sessions import Sessions
 from .server_sessions import load_user as load_signed_in_user
+from .session_store import Sessions
 from .tokens import Secrets
 
 log = logging.getLogger("flask_passwordless")

@@ -12,16 +12,14 @@ from __future__ import annotations
 
 import hmac
 import secrets
-import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-import sqlalchemy as sa
-from flask import flash, g, request, session
+from flask import flash, g, session
 from flask_login import current_user
 
-from . import clock
+from . import clock, request_info
 from .config import setting
 from .signals import emit, session_ended, session_started
 from .state import state
@@ -40,7 +38,6 @@ MESSAGES = {
 }
 MAX_SECRET_LENGTH = 100  # a real one has 43 characters
 MAX_ID = 2**31 - 1  # the id column's range: a bigger number must not reach the database
-USER_AGENT_LENGTH, ADDRESS_LENGTH = 512, 64
 
 
 @dataclass
@@ -52,144 +49,6 @@ class Current:
     auth: Any
     created_at: datetime
     last_seen_at: datetime
-
-
-class Sessions:
-    """The session table's service: the only code that writes it. Statements are
-    Core statements built once (the loader runs on every signed-in request)."""
-
-    def __init__(self, db: Any, model: Any) -> None:
-        self.db = db
-        self.Session = model
-        t = self.table = model.__table__
-        this = t.c.id == sa.bindparam("session_id")
-        owner = t.c.user_key == sa.bindparam("owner")
-        live = t.c.revoked_at.is_(None)
-        ended = {"revoked_at": sa.bindparam("now")}
-        self._insert = sa.insert(t).returning(t.c.id)
-        self._touch = (
-            sa.update(t)
-            .where(this)
-            .values(last_seen_at=sa.bindparam("now"), ip=sa.bindparam("address"))
-        )
-        self._set_auth = sa.update(t).where(this).values(auth=sa.bindparam("record"))
-        self._revoke = sa.update(t).where(this, owner, live).values(ended).returning(t.c.id)
-        self._revoke_user = (
-            sa.update(t)
-            .where(owner, live, t.c.id != sa.bindparam("keep"))
-            .values(ended)
-            .returning(t.c.id)
-        )
-        self._of_user = (
-            sa.select(t)
-            .where(owner, live, *self._alive())
-            .order_by(t.c.last_seen_at.desc(), t.c.id.desc())
-        )
-
-    def _alive(self) -> list[Any]:
-        t = self.table
-        return [t.c.expires_at > sa.bindparam("now"), t.c.last_seen_at > sa.bindparam("idle_since")]
-
-    def _run(self, statement: Any, **params: Any) -> Any:
-        return self.db.session.execute(statement, params)
-
-    def _apart(self, statement: Any, **params: Any) -> list[Any]:
-        """A write on a connection of its own, committed at once: committing the host's
-        session instead would commit whatever the host had under way, and expire the
-        user just loaded (its next read would cost a statement). The rows it returned."""
-        with self.db.engine.begin() as connection:
-            result = connection.execute(statement, params)
-            return list(result) if result.returns_rows else []
-
-    def add(self, user_key: str, secret: str, record: Any, now: datetime) -> int:
-        """Insert a row (apart: sign-in reads the user again otherwise); its id."""
-        return self._apart(
-            self._insert,
-            user_key=user_key,
-            secret_hash=hash_secret(secret),
-            created_at=now,
-            last_seen_at=now,
-            expires_at=now + timedelta(seconds=setting("SESSION_MAX_AGE")),
-            ip=client_address(),
-            user_agent=user_agent(),
-            auth=record,
-            revoked_at=None,
-        )[0].id
-
-    def touch(self, session_id: int, now: datetime) -> None:
-        self._apart(self._touch, session_id=session_id, now=now, address=client_address())
-
-    def end_apart(self, session_id: int, user_key: str, now: datetime) -> bool:
-        """Mark a timed-out row ended; True for the one request that did."""
-        return bool(self._apart(self._revoke, session_id=session_id, owner=user_key, now=now))
-
-    def set_auth(self, session_id: int, record: Any) -> None:
-        self._run(self._set_auth, session_id=session_id, record=record)
-        self.db.session.commit()
-
-    def revoke(self, user_key: str, session_id: Any, now: datetime) -> bool:
-        """Revoke one of the user's own rows; another user's id revokes nothing."""
-        if not _is_id(session_id):
-            return False
-        won = self._run(self._revoke, session_id=session_id, owner=user_key, now=now).first()
-        self.db.session.commit()
-        return won is not None
-
-    def revoke_user(self, user_key: str, now: datetime, keep: int | None = None) -> list[int]:
-        """Revoke every live row of the user but ``keep``; the ids this call revoked."""
-        ids = self._run(self._revoke_user, owner=user_key, now=now, keep=keep or 0).scalars()
-        ids = list(ids)
-        self.db.session.commit()
-        return ids
-
-    def of_user(self, user_key: str, now: datetime) -> list[Any]:
-        """The user's live sessions, most recently active first."""
-        idle_since = now - timedelta(seconds=setting("SESSION_IDLE_TIMEOUT"))
-        return list(self._run(self._of_user, owner=user_key, now=now, idle_since=idle_since))
-
-    def cleanup(self, batch_size: int = 1000) -> int:
-        """Delete revoked, expired and idle rows in short keyset-paged batches (as
-        ``Secrets.cleanup``): no batch rescans the rows already deleted."""
-        t, db_session, total, after = self.table, self.db.session, 0, 0
-        now = clock.now()
-        idle_since = now - timedelta(seconds=setting("SESSION_IDLE_TIMEOUT"))
-        dead = sa.or_(
-            t.c.revoked_at.is_not(None), t.c.expires_at <= now, t.c.last_seen_at <= idle_since
-        )
-        while True:
-            ids = list(
-                db_session.execute(
-                    sa.select(t.c.id).where(t.c.id > after, dead).order_by(t.c.id).limit(batch_size)
-                ).scalars()
-            )
-            if not ids:
-                return total
-            after = ids[-1]
-            db_session.execute(sa.delete(t).where(t.c.id.in_(ids)))
-            db_session.commit()
-            total += len(ids)
-
-
-def _clean(value: str | None, limit: int) -> str:
-    """Request metadata fit to store and show: no control or format characters
-    (PostgreSQL refuses NUL; line breaks forge log lines), at most ``limit`` long.
-    (A stand-in for the ``request_info`` helper of another branch.)"""
-    if not value:
-        return ""
-    kept = "".join(
-        " " if ch.isspace() else ch
-        for ch in value[: limit * 2]
-        if ch.isspace() or unicodedata.category(ch) not in ("Cc", "Cf", "Cs")
-    )
-    return " ".join(kept.split())[:limit]
-
-
-def user_agent() -> str:
-    return _clean(request.headers.get("User-Agent"), USER_AGENT_LENGTH)
-
-
-def client_address() -> str | None:
-    return _clean(request.remote_addr, ADDRESS_LENGTH) or None
 
 
 def _is_id(value: Any) -> bool:
@@ -213,7 +72,17 @@ def start(user: Any, record: Any) -> Current:
     """A new row for a sign-in that just happened, pointed at by this browser's cookie."""
     now, secret = clock.now(), secrets.token_urlsafe(32)
     user_key = state().adapter.key_of(user)
-    new_id = state().sessions.add(user_key, secret, record, now)
+    new_id = state().sessions.add(
+        user_key=user_key,
+        secret_hash=hash_secret(secret),
+        created_at=now,
+        last_seen_at=now,
+        expires_at=now + timedelta(seconds=setting("SESSION_MAX_AGE")),
+        ip=request_info.client_address(),
+        user_agent=request_info.user_agent(),
+        auth=record,
+        revoked_at=None,
+    )
     session[COOKIE_KEY] = [new_id, secret]
     row = Current(new_id, user_key, record, now, now)
     setattr(g, _CURRENT, row)
@@ -242,7 +111,7 @@ def load_user(auth_id: str) -> Any | None:
         flash(MESSAGES[ended], "info")
         return None
     if (now - row.last_seen_at).total_seconds() >= setting("SESSION_TOUCH_EVERY"):
-        state().sessions.touch(row.id, now)
+        state().sessions.touch(row.id, now, request_info.client_address())
     setattr(g, _CURRENT, Current(row.id, row.user_key, row.auth, row.created_at, now))
     return user
 
@@ -301,12 +170,26 @@ def end_others(user: Any) -> int:
 
 
 def end_one(user: Any, session_id: Any) -> bool:
-    """Revoke one other session of ``user`` (the sessions page)."""
+    """Revoke one session of ``user`` (the sessions page); ids come from URLs."""
+    if not _is_id(session_id):
+        return False
     if state().sessions.revoke(state().adapter.key_of(user), session_id, clock.now()):
         emit(session_ended, user=user, session_id=session_id, reason=REVOKED)
         return True
     return False
 
 
+def _idle_since(now: datetime) -> datetime:
+    return now - timedelta(seconds=setting("SESSION_IDLE_TIMEOUT"))
+
+
 def sessions_of(user: Any) -> list[Any]:
-    return state().sessions.of_user(state().adapter.key_of(user), clock.now())
+    """The user's live sessions, most recently active first."""
+    now = clock.now()
+    return state().sessions.live_of(state().adapter.key_of(user), now, _idle_since(now))
+
+
+def cleanup(batch_size: int = 1000) -> int:
+    """Delete revoked, expired and idle session rows in short batches."""
+    now = clock.now()
+    return state().sessions.cleanup(now, _idle_since(now), batch_size)
