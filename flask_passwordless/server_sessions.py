@@ -169,6 +169,12 @@ def end_others(user: Any) -> int:
     return len(ended)
 
 
+def end_all(user: Any) -> None:
+    """Revoke every session of ``user``, this browser's too."""
+    for session_id in state().sessions.revoke_user(state().adapter.key_of(user), clock.now()):
+        emit(session_ended, user=user, session_id=session_id, reason=REVOKED)
+
+
 def end_one(user: Any, session_id: Any) -> bool:
     """Revoke one session of ``user`` (the sessions page); ids come from URLs."""
     if not _is_id(session_id):

@@ -67,6 +67,20 @@ def end_other_sessions(user: Any) -> int:
     return server_sessions.end_others(user)
 
 
+def end_every_session(user: Any) -> None:
+    """Sign ``user`` out of every browser, this one too (a password reset)."""
+    server_sessions.end_all(user)
+
+
+def others_signed_out(count: int) -> str:
+    """What the page adds to its message when other sessions ended."""
+    if count == 0:
+        return ""
+    if count == 1:
+        return " Your other signed-in browser was signed out."
+    return f" Your {count} other signed-in browsers were signed out."
+
+
 def sign_out_everywhere(user: Any) -> None:
     """Revoke every session row of the user, rotate its auth_id (a second lock),
     and retire the links and codes still out there, so none of them starts a new one.

@@ -13,10 +13,13 @@ from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
-from factors import make_user, password_login, sign_out
+from factors import PHONE, make_user, pass_second_factor, password_login, sign_out
 from flask.sessions import SecureCookieSessionInterface
 from flask_login.utils import encode_cookie
+from test_authenticators import add_app, app_code, second_step, turn_off
 from test_query_counts import statements
+from test_reset import ask_reset, reset_token, set_password
+from test_revocation import change_password
 
 from apps import db
 from conftest import (
@@ -259,3 +262,93 @@ def test_a_host_with_its_own_session_interface_keeps_working(app, user):
     thief = copy_of(app, browser)
     sign_out(browser)
     assert signed_in_as(thief) == "nobody"
+
+
+def two_browsers_signed_in(app, *, two_factor=False):
+    """Alice (password, phone) signed in on a laptop and a phone, each with the
+    account's full strength."""
+    make_user(app, phone=PHONE, two_factor=two_factor)
+    laptop, phone = app.test_client(), app.test_client()
+    for browser in (laptop, phone):
+        password_login(browser)
+        if two_factor:
+            pass_second_factor(app, browser)
+        assert signed_in_as(browser) == "alice@example.com"
+    return laptop, phone
+
+
+def only_this_one_left(app, laptop, phone, response, flashed):
+    assert signed_in_as(laptop) == "alice@example.com"
+    assert signed_in_as(phone) == "nobody"
+    assert flashed in laptop.get(response.headers["Location"]).get_data(as_text=True)
+    with app.app_context():
+        table = app.extensions["passwordless"].sessions.table
+        live = db.session.execute(sa.select(table.c.id).where(table.c.revoked_at.is_(None)))
+        assert live.scalars().all() == [session_row(app, laptop).id]
+
+
+def test_a_password_change_ends_every_other_session(app):
+    laptop, phone = two_browsers_signed_in(app)
+    response = change_password(laptop)
+    only_this_one_left(app, laptop, phone, response, "Other browsers were signed out")
+
+
+def test_turning_two_step_off_ends_every_other_session(app):
+    laptop, phone = two_browsers_signed_in(app, two_factor=True)
+    thief = copy_of(app, phone)
+    response = turn_off(laptop)
+    only_this_one_left(app, laptop, phone, response, "Your other signed-in browser was signed")
+    assert signed_in_as(thief) == "nobody"
+
+
+def test_removing_the_phone_ends_every_other_session(app):
+    laptop, phone = two_browsers_signed_in(app)
+    thief = copy_of(app, phone)
+    token = csrf_token(laptop, "/auth/account/phone")
+    response = laptop.post("/auth/account/phone/remove", data={"csrf_token": token})
+    only_this_one_left(app, laptop, phone, response, "Your other signed-in browser was signed")
+    assert signed_in_as(thief) == "nobody"
+
+
+def test_removing_an_authenticator_app_ends_every_other_session(app, clock):
+    laptop, phone = two_browsers_signed_in(app)
+    secret, _ = add_app(laptop, clock)  # two-step is on now: the app is the second step
+    sign_out(laptop)
+    password_login(laptop)
+    clock.advance(seconds=30)
+    second_step(laptop, app_code(secret, clock))
+    thief = copy_of(app, phone)
+    token = csrf_token(laptop, "/auth/account/totp")
+    response = laptop.post("/auth/account/totp/remove", data={"csrf_token": token})
+    only_this_one_left(app, laptop, phone, response, "Your other signed-in browser was signed")
+    assert signed_in_as(thief) == "nobody"
+
+
+def test_a_password_reset_ends_every_session(app):
+    laptop, phone = two_browsers_signed_in(app)
+    thief = copy_of(app, phone)
+    ask_reset(app.test_client())
+    set_password(app.test_client(), reset_token(app), "another fine passphrase")
+    with app.app_context():
+        table = app.extensions["passwordless"].sessions.table
+        live = db.session.execute(sa.select(table.c.id).where(table.c.revoked_at.is_(None)))
+        assert live.scalars().all() == []
+    assert signed_in_as(thief) == "nobody" and signed_in_as(laptop) == "nobody"
+
+
+def test_cleanup_removes_ended_sessions_in_batches(app, clock):
+    make_user(app)
+    browsers = [app.test_client() for _ in range(5)]
+    for browser in browsers:
+        password_login(browser)
+    sign_out(browsers[0])
+    clock.advance(seconds=IDLE - 10)
+    browsers[1].get("/private")  # active: stays
+    clock.advance(seconds=20)  # the other three are idle now
+    result = app.test_cli_runner().invoke(args=["passwordless", "cleanup", "--batch-size", "2"])
+    assert "Removed 4 expired, idle or revoked sessions." in result.output
+    with app.app_context():
+        table = app.extensions["passwordless"].sessions.table
+        left = db.session.execute(sa.select(table.c.id)).scalars().all()
+    assert left == [session_row(app, browsers[1]).id]
+    assert signed_in_as(browsers[1]) == "alice@example.com"
