@@ -31,10 +31,12 @@ COOKIE_KEY = "_passwordless_session"
 _CURRENT = "_passwordless_session_row"
 #: Why a session ended (the ``reason`` of ``session_ended``).
 SIGN_OUT, REVOKED, IDLE, EXPIRED = "sign-out", "revoked", "idle", "expired"
+#: Flashed by the request that finds its session ended (a protected page then adds
+#: Flask-Login's "Please sign in to see this page." on its way to sign-in).
 MESSAGES = {
-    REVOKED: "This browser was signed out from another session. Please sign in again.",
-    IDLE: "You were signed out after a time without activity. Please sign in again.",
-    EXPIRED: "You have been signed in for a long time: please sign in again.",
+    REVOKED: "This browser was signed out from another session.",
+    IDLE: "You were signed out after a time without activity.",
+    EXPIRED: "You were signed out: you had been signed in for a long time.",
 }
 MAX_SECRET_LENGTH = 100  # a real one has 43 characters
 MAX_ID = 2**31 - 1  # the id column's range: a bigger number must not reach the database

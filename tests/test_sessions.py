@@ -195,7 +195,7 @@ def test_a_session_past_its_max_age_is_signed_out_however_active(app, client, us
     with recorded(session_ended) as ended:
         response = client.get("/private")
     assert response.headers["Location"] == "/auth/login?next=%2Fprivate"
-    assert "signed in for a long time" in client.get("/auth/login").get_data(as_text=True)
+    assert "had been signed in for a long time" in client.get("/auth/login").get_data(as_text=True)
     assert [e["reason"] for e in ended] == ["expired"]
 
 
@@ -352,3 +352,86 @@ def test_cleanup_removes_ended_sessions_in_batches(app, clock):
         left = db.session.execute(sa.select(table.c.id)).scalars().all()
     assert left == [session_row(app, browsers[1]).id]
     assert signed_in_as(browsers[1]) == "alice@example.com"
+
+
+def sessions_page(client):
+    return client.get("/auth/account/sessions").get_data(as_text=True)
+
+
+def test_the_sessions_page_lists_each_session_and_which_is_this_one(app):
+    make_user(app)
+    laptop, phone = app.test_client(), app.test_client()
+    laptop.environ_base["HTTP_USER_AGENT"] = (
+        "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_0) Gecko/20100101 Firefox/130.0"
+    )
+    phone.environ_base["HTTP_USER_AGENT"] = (
+        "Mozilla/5.0 (Linux; Android 14) AppleWebKit/537.36 Chrome/129.0 Mobile Safari/537.36"
+    )
+    phone.environ_base["REMOTE_ADDR"] = "198.51.100.7"
+    password_login(laptop)
+    email_sign_in(app, phone)
+    page = sessions_page(laptop)
+    assert page.count('class="pl-badge"') == 1
+    this, other = page.split("<li>")[1:3]
+    assert "Firefox on macOS" in this and "this session" in this and "with Password" in this
+    assert "Chrome on Android" in other and "from 198.51.100.7" in other and "with Email" in other
+    assert "Sign out of all other sessions" in page
+    assert "last active" in other
+
+
+def test_signing_out_another_session_ends_it_on_its_next_request(app):
+    make_user(app)
+    laptop, phone = app.test_client(), app.test_client()
+    password_login(laptop)
+    password_login(phone)
+    phone_id = session_row(app, phone).id
+    token = csrf_token(laptop, "/auth/account/sessions")
+    with recorded(session_ended) as ended:
+        response = laptop.post(
+            f"/auth/account/sessions/{phone_id}/revoke", data={"csrf_token": token}
+        )
+    assert "That browser was signed out." in laptop.get(response.headers["Location"]).get_data(
+        as_text=True
+    )
+    assert [(e["session_id"], e["reason"]) for e in ended] == [(phone_id, "revoked")]
+    blocked = phone.get("/private")
+    assert blocked.status_code == 302
+    assert "signed out from another session" in phone.get("/auth/login").get_data(as_text=True)
+    assert signed_in_as(laptop) == "alice@example.com"
+    assert "Sign out of all other sessions" not in sessions_page(laptop)
+
+
+def test_sign_out_of_all_other_sessions_keeps_this_one(app):
+    make_user(app)
+    browsers = [app.test_client() for _ in range(3)]
+    for browser in browsers:
+        password_login(browser)
+    token = csrf_token(browsers[0], "/auth/account/sessions")
+    response = browsers[0].post("/auth/account/sessions/revoke-others", data={"csrf_token": token})
+    page = browsers[0].get(response.headers["Location"]).get_data(as_text=True)
+    assert "Your 2 other signed-in browsers were signed out." in page
+    assert [signed_in_as(b) for b in browsers] == ["alice@example.com", "nobody", "nobody"]
+
+
+def test_another_users_session_cannot_be_signed_out(app):
+    make_user(app)
+    make_user(app, "bob@example.com")
+    alice, bob = app.test_client(), app.test_client()
+    password_login(alice)
+    password_login(bob, "bob@example.com")
+    token = csrf_token(alice)
+    for target in (session_row(app, bob).id, 0, 2**40):
+        alice.post(f"/auth/account/sessions/{target}/revoke", data={"csrf_token": token})
+    assert signed_in_as(bob) == "bob@example.com"
+    this = session_row(app, alice).id
+    alice.post(f"/auth/account/sessions/{this}/revoke", data={"csrf_token": token})
+    assert signed_in_as(alice) == "alice@example.com"  # this one ends by signing out
+
+
+def test_the_sessions_page_needs_a_signed_in_session(client):
+    assert client.get("/auth/account/sessions").status_code == 302
+    token = csrf_token(client)
+    assert (
+        client.post("/auth/account/sessions/revoke-others", data={"csrf_token": token}).status_code
+        == 302
+    )
