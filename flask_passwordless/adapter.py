@@ -11,7 +11,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from .models import new_auth_id
+from .models import models_for, new_auth_id
 
 
 class UserAdapter:
@@ -30,6 +30,18 @@ class UserAdapter:
         return sa.select(self.model).where(self.model.auth_id == sa.bindparam("auth_id"))
 
     @cached_property
+    def _with_session(self) -> sa.Select[Any]:
+        sessions = models_for(self.db).Session.__table__
+        return self._by_auth_id.add_columns(*sessions.c).join_from(
+            self.model, sessions, sessions.c.id == sa.bindparam("session_id")
+        )
+
+    @cached_property
+    def _session_by_id(self) -> sa.Select[Any]:
+        sessions = models_for(self.db).Session.__table__
+        return sa.select(sessions).where(sessions.c.id == sa.bindparam("session_id"))
+
+    @cached_property
     def _by_email(self) -> sa.Select[Any]:
         return sa.select(self.model).where(self.model.email == sa.bindparam("email"))
 
@@ -45,6 +57,25 @@ class UserAdapter:
         if not auth_id:
             return None
         return self.db.session.execute(self._by_auth_id, {"auth_id": auth_id}).scalar_one_or_none()
+
+    def load_user_and_session(self, auth_id: str, session_id: int) -> tuple[Any, Any] | None:
+        """The user loader's statement joined with this browser's session row: a
+        signed-in request still costs one statement. Returns ``(user, row)``.
+
+        A subclass with its own ``load_user`` keeps it: the row is then read apart
+        (two statements), unless the subclass overrides this method too.
+        """
+        if not auth_id:
+            return None
+        if type(self).load_user is not UserAdapter.load_user:
+            user = self.load_user(auth_id)
+            if user is None:
+                return None
+            row = self.db.session.execute(self._session_by_id, {"session_id": session_id})
+            return user, row.first()
+        params = {"auth_id": auth_id, "session_id": session_id}
+        found = self.db.session.execute(self._with_session, params).first()
+        return None if found is None else (found[0], found)
 
     def find_by_email(self, email: str) -> Any | None:
         return self.db.session.execute(self._by_email, {"email": email}).scalar_one_or_none()

@@ -34,6 +34,8 @@ EVENTS = {
     "phone_removed": signals.phone_removed,
     "two_factor_changed": signals.two_factor_changed,
     "sessions_revoked": signals.sessions_revoked,
+    "session_started": signals.session_started,
+    "session_ended": signals.session_ended,
     "authenticator_added": signals.authenticator_added,
     "authenticator_removed": signals.authenticator_removed,
     "recovery_code_used": signals.recovery_code_used,

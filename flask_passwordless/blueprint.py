@@ -14,6 +14,7 @@ from .errors import PasswordlessError, RateLimited
 from .flows import (
     account,
     account_phone,
+    account_sessions,
     account_totp,
     code,
     confirm,
@@ -39,6 +40,7 @@ FLOWS = (
     account_totp,
     recovery_codes,
     account,
+    account_sessions,
     sign_out,
 )
 

@@ -10,7 +10,7 @@ from email_validator import EmailNotValidError
 from flask import current_app
 from flask.cli import AppGroup
 
-from . import devices
+from . import devices, server_sessions
 from .config import production_checks
 from .delivery import external_url
 from .forms import email_problem, normalise_email
@@ -24,10 +24,13 @@ passwordless_cli = AppGroup("passwordless", help="Manage flask-passwordless data
 @passwordless_cli.command("cleanup")
 @click.option("--batch-size", default=1000, show_default=True, help="Rows deleted per statement.")
 def cleanup(batch_size: int) -> None:
-    """Delete used and expired one-time secrets and dead devices, in short batches."""
+    """Delete used and expired one-time secrets, dead devices and ended sessions, in
+    short batches."""
     removed = state().secrets.cleanup(batch_size)
     click.echo(f"Removed {removed} used or expired secrets.")
     click.echo(f"Removed {devices.cleanup(batch_size)} expired or revoked devices.")
+    ended = server_sessions.cleanup(batch_size)
+    click.echo(f"Removed {ended} expired, idle or revoked sessions.")
 
 
 @passwordless_cli.command("revoke-devices")

@@ -130,6 +130,19 @@ SETTINGS: dict[str, tuple[Any, str]] = {
         "Secure flag (and __Host- prefix) for the device cookie; None follows "
         "SESSION_COOKIE_SECURE.",
     ),
+    "SESSION_IDLE_TIMEOUT": (
+        7 * 86400,
+        "Seconds without a request after which a session ends (NIST AAL2: at most 3600).",
+    ),
+    "SESSION_MAX_AGE": (
+        30 * 86400,
+        "Seconds after sign-in at which a session ends however active (NIST AAL1: 30 days, "
+        "AAL2: 86400).",
+    ),
+    "SESSION_TOUCH_EVERY": (
+        60,
+        "Seconds between writes of a session's last-seen time (the idle clock's precision).",
+    ),
     "CONTENT_SECURITY_POLICY": (
         "strict",
         'Content-Security-Policy of the extension\'s pages: "strict" (no inline script or '

@@ -30,6 +30,8 @@ from .dispatch import Dispatcher
 from .failures import Failures
 from .limits import Limits, client_ip
 from .models import Models, models_for
+from .server_sessions import load_user as load_signed_in_user
+from .session_store import Sessions
 from .tokens import Secrets
 
 log = logging.getLogger("flask_passwordless")
@@ -46,6 +48,7 @@ class PasswordlessState:
     failures: Failures
     authenticators: Authenticators
     devices: Devices
+    sessions: Sessions
     limiter: Limiter
     registry: Registry = field(default_factory=builtin_registry)
     outbox: list[Message] = field(default_factory=list)
@@ -115,11 +118,12 @@ class Passwordless:
             failures=Failures(db, models.Failure),
             authenticators=Authenticators(db, models.Authenticator),
             devices=Devices(db, models.Device),
+            sessions=Sessions(db, models.Session),
             limiter=_limiter(app),
         )
         app.extensions["passwordless"] = state
 
-        _login_manager(app, adapter)
+        _login_manager(app)
         if "csrf" not in app.extensions:
             # Ours guards the extension's pages only (see pages.check_csrf): a host's
             # JSON API or webhook must not start failing because we were added.
@@ -162,11 +166,12 @@ def _warn_once(state: PasswordlessState) -> None:
             log.warning("flask-passwordless: %s", problem)
 
 
-def _login_manager(app: Flask, adapter: UserAdapter) -> LoginManager:
+def _login_manager(app: Flask) -> LoginManager:
     manager = getattr(app, "login_manager", None)
     if manager is None:
         manager = LoginManager(app)
-    manager.user_loader(adapter.load_user)
+    # The user and this browser's session row, in one statement (server_sessions).
+    manager.user_loader(load_signed_in_user)
     if manager.login_view is None:
         manager.login_view = "passwordless.login"
         manager.login_message = "Please sign in to see this page."

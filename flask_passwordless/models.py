@@ -44,6 +44,7 @@ class Models:
     Device: Any
     Failure: Any
     Authenticator: Any
+    Session: Any
 
 
 def models_for(db: Any) -> Models:
@@ -55,6 +56,7 @@ def models_for(db: Any) -> Models:
             Device=_declare_device(db),
             Failure=_declare_failure(db),
             Authenticator=_declare_authenticator(db),
+            Session=_declare_session(db),
         )
         db._passwordless_models = models
     return models
@@ -154,3 +156,30 @@ def _declare_authenticator(db: Any) -> Any:
         last_used_at: Mapped[datetime | None] = mapped_column(sa.DateTime)
 
     return Authenticator
+
+
+def _declare_session(db: Any) -> Any:
+    class Session(db.Model):
+        """One signed-in browser: the server's half of the session cookie.
+
+        The cookie holds this row's id and a secret; only the secret's HMAC is
+        stored. The row decides: revoked, idle or past ``expires_at``, the cookie
+        signs nobody in whatever it says. ``auth`` is the auth record (the
+        methods proved and when, see ``strength``); ``user_key`` is the user's
+        primary key as text, which never rotates.
+        """
+
+        __tablename__ = "passwordless_session"
+
+        id: Mapped[int] = mapped_column(primary_key=True)
+        user_key: Mapped[str] = mapped_column(sa.String(64), index=True)
+        secret_hash: Mapped[str] = mapped_column(sa.String(64))
+        created_at: Mapped[datetime] = mapped_column(sa.DateTime)
+        last_seen_at: Mapped[datetime] = mapped_column(sa.DateTime)
+        expires_at: Mapped[datetime] = mapped_column(sa.DateTime, index=True)
+        ip: Mapped[str | None] = mapped_column(sa.String(64))
+        user_agent: Mapped[str] = mapped_column(sa.String(512), default="", server_default="")
+        auth: Mapped[dict] = mapped_column(sa.JSON)
+        revoked_at: Mapped[datetime | None] = mapped_column(sa.DateTime)
+
+    return Session

@@ -12,11 +12,11 @@ from urllib.parse import urlsplit
 from flask import current_app, flash, redirect, request, session, url_for
 from flask_login import current_user, login_user, logout_user
 
-from . import clock
+from . import clock, server_sessions
 from .config import setting
 from .signals import emit, sessions_revoked, user_logged_in
 from .state import state
-from .strength import AuthRecord, current_record, save_record, start_record
+from .strength import AuthRecord, current_record, start_record
 
 PENDING = "_passwordless_pending"
 PARTIAL = "_passwordless_partial"  # half signed in: first factor passed, second pending
@@ -31,38 +31,65 @@ def sign_in(user: Any, methods: list[str]) -> None:
     """Start a fresh session for ``user``: nothing from before sign-in survives.
 
     ``methods`` are what this sign-in proved, first factor first (e.g.
-    ``["password", "sms"]`` or ``["password", "device"]``).
+    ``["password", "sms"]`` or ``["password", "device"]``). The session is a new
+    row (``server_sessions``); the cookie gets only its id and secret. A session
+    this browser had before ends.
     """
+    if current_user.is_authenticated:
+        server_sessions.end_this(current_user._get_current_object())
     session.clear()
     regenerate = getattr(current_app.session_interface, "regenerate", None)
     if regenerate is not None:  # server-side sessions (Flask-Session): a new session id
         regenerate(session)
-    login_user(user, fresh=True)
-    save_record(start_record(methods))
+    login_user(user, fresh=True)  # never remember=True: see server_sessions.load_user
+    server_sessions.start(user, start_record(methods).to_session())
     emit(user_logged_in, user=user, method=methods[0], methods=list(methods))
 
 
 def keep_signed_in(user: Any) -> None:
-    """After the user's own auth_id rotation: stay signed in here, same record."""
-    record = current_record()
+    """After the user's own auth_id rotation: stay signed in here, on the same row
+    (and so with the same auth record)."""
     login_user(user, fresh=True)
-    if record is not None:
-        save_record(record)
 
 
 def sign_out() -> None:
+    """End this browser's session: its row is revoked, so a copy of the cookie
+    signs nobody in."""
+    if current_user.is_authenticated:
+        server_sessions.end_this(current_user._get_current_object())
     logout_user()
     session.clear()
 
 
+def end_other_sessions(user: Any) -> int:
+    """Sign ``user`` out of every other browser (after a factor changed); this one
+    stays. How many sessions ended."""
+    return server_sessions.end_others(user)
+
+
+def end_every_session(user: Any) -> None:
+    """Sign ``user`` out of every browser, this one too (a password reset)."""
+    server_sessions.end_all(user)
+
+
+def others_signed_out(count: int) -> str:
+    """What the page adds to its message when other sessions ended."""
+    if count == 0:
+        return ""
+    if count == 1:
+        return " Your other signed-in browser was signed out."
+    return f" Your {count} other signed-in browsers were signed out."
+
+
 def sign_out_everywhere(user: Any) -> None:
-    """Rotate the user's auth_id, so every other session stops matching, and retire
-    the links and codes still out there, so none of them starts a new one.
+    """Revoke every session row of the user, rotate its auth_id (a second lock),
+    and retire the links and codes still out there, so none of them starts a new one.
 
     Remembered devices stay: they are not sessions (each still needs a first
     factor), and a password change or the devices page forgets them.
     """
     state().adapter.rotate_auth_id(user)
+    server_sessions.end_others(user)
     retire_secrets(user)
     emit(sessions_revoked, user=user)
     sign_out()

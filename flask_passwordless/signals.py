@@ -35,6 +35,11 @@ two_factor_changed = _signals.signal("two-factor-changed")
 phone_removed = _signals.signal("phone-removed")
 #: Every session of a user was ended ("sign out everywhere") (``user``).
 sessions_revoked = _signals.signal("sessions-revoked")
+#: A session started: a browser signed in (``user``, ``session_id``).
+session_started = _signals.signal("session-started")
+#: A session ended (``user``, ``session_id``, ``reason``: "sign-out", "revoked", "idle"
+#: or "expired").
+session_ended = _signals.signal("session-ended")
 #: A phone number was verified (``user``, ``phone_number``).
 phone_verified = _signals.signal("phone-verified")
 #: An authenticator was enrolled (``user``, ``type``: "totp", "recovery", ...).

@@ -8,8 +8,9 @@ one is at level 2; it never counts as a fresh proof when an account change asks
 the user to confirm it is them (``recent_methods``), because the device only
 says "this browser passed a second step once", not "the owner is here now".
 
-The record is read and written only through this module, so that moving it
-out of the cookie (server-side sessions) changes one place.
+The record is read and written only through this module. It lives on this
+browser's session row (``server_sessions``), not in the cookie: a copied cookie
+carries no proof, and a proof added here is seen by the row's next request.
 """
 
 from __future__ import annotations
@@ -17,12 +18,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from flask import session
-
-from . import clock
+from . import clock, server_sessions
 from .state import state
 
-AUTH_RECORD = "_passwordless_auth"
 DEVICE = "device"
 
 
@@ -76,11 +74,12 @@ def start_record(methods: list[str]) -> AuthRecord:
 
 
 def current_record() -> AuthRecord | None:
-    return AuthRecord.from_session(session.get(AUTH_RECORD))
+    row = server_sessions.current()
+    return AuthRecord.from_session(row.auth) if row is not None else None
 
 
 def save_record(record: AuthRecord) -> None:
-    session[AUTH_RECORD] = record.to_session()
+    server_sessions.save_auth(record.to_session())
 
 
 def add_proof(method: str) -> AuthRecord | None:

@@ -9,6 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 
 import pytest
+import sqlalchemy as sa
 from built_wheel import build_wheel
 
 from apps import User, create_app, db
@@ -209,3 +210,19 @@ def ctx(make_app):
 def store(ctx):
     """The authenticator store of ``ctx``."""
     return ctx.extensions["passwordless"].authenticators
+
+
+def session_row(app, client):
+    """This browser's server-side session row (None when its cookie points at none)."""
+    with client.session_transaction() as session:
+        ref = session.get("_passwordless_session")
+    if ref is None:
+        return None
+    with app.app_context():
+        table = app.extensions["passwordless"].sessions.table
+        return db.session.execute(sa.select(table).where(table.c.id == ref[0])).first()
+
+
+def auth_methods(app, client) -> list[str]:
+    """The methods this browser's session proved (its auth record, on the row)."""
+    return session_row(app, client).auth["methods"]

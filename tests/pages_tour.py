@@ -53,6 +53,7 @@ TEMPLATES = frozenset(
         "account_password",
         "account_two_factor",
         "account_devices",
+        "account_sessions",
         "account_totp",
         "recovery_codes",
         "recovery_codes_new",
@@ -170,6 +171,7 @@ def walk(devices: Devices, server: LiveServer, twilio: TwilioServer, see: See) -
     phone = devices.new_page(server.url)
     second_factor(phone, server, twilio, see)
     remembered_devices(phone, laptop, server, see)
+    signed_in_sessions(phone, laptop, see)
 
     stranger = devices.new_page(server.url)
     password_reset(stranger, server, see)
@@ -389,6 +391,23 @@ def remembered_devices(phone: Page, laptop: Page, server: LiveServer, see: See) 
     phone.get_by_role("button", name=re.compile(r"^Forget .+ \(this device\)$")).click()
     expect_message(phone, "Forgot that device.")
     see(phone, "account_devices", "forgotten")
+
+
+def signed_in_sessions(phone: Page, laptop: Page, see: See) -> None:
+    """The phone sees both sessions and signs the laptop out; the laptop's next
+    request finds itself signed out."""
+    phone.goto("/auth/account/sessions")
+    expect_page(phone, "Signed-in sessions")
+    expect(phone.locator("ul.pl-devices > li")).to_have_count(2)
+    expect(phone.locator(".pl-badge")).to_have_text("this session")
+    see(phone, "account_sessions", "two-sessions")
+    press(phone, "Sign out of all other sessions")
+    expect_message(phone, "Your other signed-in browser was signed out.")
+    expect(phone.locator("ul.pl-devices > li")).to_have_count(1)
+    see(phone, "account_sessions", "others-signed-out")
+    laptop.goto("/auth/account/sessions")
+    expect(laptop).to_have_url(re.compile(r"/auth/login\?next="))
+    expect(laptop.get_by_role("status").first).to_contain_text("signed out from another session")
 
 
 def password_reset(page: Page, server: LiveServer, see: See) -> None:

@@ -8,7 +8,7 @@ import string
 import pytest
 from factors import PASSWORD, make_user, password_login
 
-from conftest import csrf_token, signed_in_as
+from conftest import auth_methods, csrf_token, signed_in_as
 from flask_passwordless import config, login_failed, passwords
 from flask_passwordless.passwords import ESTIMATED_LENGTH, PasswordRefused, check_policy
 
@@ -18,8 +18,7 @@ def test_right_password_signs_in_and_follows_next(app, client):
     response = password_login(client, next_url="/private")
     assert response.headers["Location"] == "/private"
     assert signed_in_as(client) == "alice@example.com"
-    with client.session_transaction() as session:
-        assert session["_passwordless_auth"]["methods"] == ["password"]
+    assert auth_methods(app, client) == ["password"]
 
 
 def test_wrong_password_and_unknown_email_get_the_same_page(app):

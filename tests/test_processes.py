@@ -388,3 +388,35 @@ def test_signing_out_everywhere_on_a_ends_the_session_on_b(stack):
             response = browser.get(instance, "/private")
             assert response.status_code == 302
             assert response.headers["Location"].startswith("/auth/login")
+
+
+def test_a_session_signed_out_on_a_is_refused_on_b_even_with_a_copied_cookie(stack):
+    browser = Browser()
+    sign_in_by_email(stack, browser, "dave@example.com", stack.a, stack.a)
+    thief = Browser()
+    thief.session.cookies.update(browser.session.cookies)
+    assert thief.get(stack.b, "/private").status_code == 200
+    _sign_out(browser, stack.a)
+    response = thief.get(stack.b, "/private")
+    assert response.status_code == 302
+    assert response.headers["Location"].startswith("/auth/login")
+
+
+def test_a_session_revoked_from_the_sessions_page_on_a_is_refused_on_b(stack):
+    laptop, phone = Browser(), Browser()
+    sign_in_by_email(stack, laptop, "erin@example.com", stack.a, stack.a)
+    sign_in_by_email(stack, phone, "erin@example.com", stack.b, stack.b)
+    assert phone.get(stack.b, "/private").status_code == 200
+    page = laptop.get(stack.a, "/auth/account/sessions").text
+    [other] = re.findall(r'action="/auth/account/sessions/(\d+)/revoke"', page)
+    revoke = f"/auth/account/sessions/{other}/revoke"
+    assert laptop.submit(stack.a, revoke, {}, page="/auth/account/sessions").status_code == 302
+    response = phone.get(stack.b, "/private")
+    assert response.status_code == 302
+    assert response.headers["Location"].startswith("/auth/login")
+    assert laptop.get(stack.b, "/private").status_code == 200
+    with stack.database.connect() as connection:
+        rows = connection.execute(
+            sa.text("SELECT id, revoked_at IS NOT NULL FROM passwordless_session ORDER BY id")
+        ).all()
+    assert [tuple(row) for row in rows] == [(int(other) - 1, False), (int(other), True)]

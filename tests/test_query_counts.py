@@ -65,8 +65,8 @@ def test_email_code_sign_in_statements_per_step(app, client, user, outbox):
     counts = _code_sign_in(app, client, outbox)
     # Send: the account, insert the new secret (this browser asked for none before,
     # so there is nothing of its own to retire). Check: the identifier's failures,
-    # claim a try, consume, the account.
-    assert counts == {"sign-in page": 0, "send": 2, "code page": 0, "check": 4}
+    # claim a try, consume, the account, insert the session row.
+    assert counts == {"sign-in page": 0, "send": 2, "code page": 0, "check": 5}
 
 
 def test_asking_again_in_the_same_browser_adds_one_statement(app, client, user, outbox):
@@ -95,8 +95,8 @@ def test_magic_link_costs_one_read_then_four_statements(app, client, user, outbo
     with statements(app) as seen:
         done = client.post("/auth/login/link", data={"token": link_token, "csrf_token": csrf})
     assert done.status_code == 302
-    # The row, consume it, clear the identifier's failures, the account.
-    assert len(seen) == 4, seen
+    # The row, consume it, clear the identifier's failures, the account, the session row.
+    assert len(seen) == 5, seen
 
 
 def test_password_and_app_sign_in_reads_the_authenticators_once_per_request(make_app, clock):
@@ -135,6 +135,7 @@ def test_password_and_app_sign_in_reads_the_authenticators_once_per_request(make
         "password": 3,
         "step page": 2,
         # user, authenticators, hold the lockout key (UPDATE, then its first INSERT),
-        # the app's time step, forgive, the user again after the commits
-        "check": 7,
+        # the app's time step, forgive, the user again after the commits, the
+        # session row
+        "check": 8,
     }

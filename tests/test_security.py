@@ -11,9 +11,11 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from conftest import (
     CSRF_FIELD,
     add_user,
+    auth_methods,
     code_in,
     csrf_token,
     request_login,
+    session_row,
     submit_code,
     token_in,
 )
@@ -320,7 +322,8 @@ def test_signed_in_session_is_fresh_and_drops_earlier_state(app, client, user, o
     with client.session_transaction() as session:
         assert "planted" not in session
         assert session["_fresh"] is True
-        assert session["_passwordless_auth"]["methods"] == ["email"]
+        assert session["_passwordless_session"][0] == session_row(app, client).id
+    assert auth_methods(app, client) == ["email"]
 
 
 def test_session_holds_the_rotating_auth_id_not_the_primary_key(app, client, user, outbox):

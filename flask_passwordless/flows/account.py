@@ -21,7 +21,14 @@ from ..forms import ActionForm, ChangePasswordForm, NewPasswordForm, TwoFactorSe
 from ..limits import Limits
 from ..pages import render_page
 from ..passwords import hash_password, verify_password
-from ..session import auth_required, keep_signed_in, recently_signed_in, retire_secrets
+from ..session import (
+    auth_required,
+    end_other_sessions,
+    keep_signed_in,
+    others_signed_out,
+    recently_signed_in,
+    retire_secrets,
+)
 from ..signals import emit
 from ..signin import two_step_required
 from ..state import state
@@ -97,6 +104,7 @@ def account_password() -> Any:
     if form.validate_on_submit() and (not ask_current or _current_password_right(user, form)):
         state().adapter.rotate_auth_id(user)
         keep_signed_in(user)
+        end_other_sessions(user)
         retire_secrets(user)
         forgotten = devices.revoke(user)
         for device in forgotten:
@@ -149,7 +157,9 @@ def account_two_factor() -> Any:
             state().adapter.set_two_factor(user, enable)
             send(render_email("two_factor_changed", state().adapter.email_of(user), enabled=enable))
             emit(signals.two_factor_changed, user=user, enabled=enable)
-            flash(f"Two-step sign-in is {'on' if enable else 'off'}.", "success")
+            ended = 0 if enable else end_other_sessions(user)
+            message = f"Two-step sign-in is {'on' if enable else 'off'}."
+            flash(message + others_signed_out(ended), "success")
         return redirect(url_for(".account_two_factor"))
     return render_page(
         "account_two_factor.html",

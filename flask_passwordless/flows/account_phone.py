@@ -20,7 +20,14 @@ from ..forms import ActionForm, CodeForm, PhoneForm
 from ..limits import Limits
 from ..pages import render_page
 from ..phone import display_phone, masked_phone
-from ..session import PENDING, expect_code, pending_code, previous_secret
+from ..session import (
+    PENDING,
+    end_other_sessions,
+    expect_code,
+    others_signed_out,
+    pending_code,
+    previous_secret,
+)
 from ..signals import emit
 from ..signin import two_step_on
 from ..state import state
@@ -123,7 +130,9 @@ def _save(phone_number: str) -> Any:
         return redirect(url_for(".account_phone"))
     _tell_owner(user, f"changed to {masked_phone(phone_number)}")
     emit(signals.phone_verified, user=user, phone_number=phone_number)
-    flash(f"Your phone number {display_phone(phone_number)} is verified.", "success")
+    ended = end_other_sessions(user)
+    message = f"Your phone number {display_phone(phone_number)} is verified."
+    flash(message + others_signed_out(ended), "success")
     return redirect(url_for(".account_phone"))
 
 
@@ -137,7 +146,8 @@ def remove_phone() -> Any:
         state().adapter.set_phone(user, None)
         _tell_owner(user, "removed")
         emit(signals.phone_removed, user=user)
-        flash("Your phone number was removed.", "success")
+        ended = end_other_sessions(user)
+        flash("Your phone number was removed." + others_signed_out(ended), "success")
     return redirect(url_for(".account_phone"))
 
 

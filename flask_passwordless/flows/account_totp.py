@@ -23,6 +23,7 @@ from ..errors import FormExpired
 from ..forms import ActionForm, AppCodeForm
 from ..limits import Limits
 from ..pages import render_page
+from ..session import end_other_sessions, others_signed_out
 from ..signals import emit
 from ..signin import complete, two_step_on, two_step_required
 from ..state import state
@@ -151,7 +152,8 @@ def remove_totp() -> Any:
         )
         return redirect(url_for(".account_totp"))
     if remove_app(user):
-        flash("The authenticator app was removed.", "success")
+        ended = end_other_sessions(user)
+        flash("The authenticator app was removed." + others_signed_out(ended), "success")
     return redirect(url_for(".account_totp"))
 
 

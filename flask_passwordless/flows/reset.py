@@ -20,6 +20,7 @@ from ..limits import Limits
 from ..pages import render_page
 from ..passwords import hash_password
 from ..session import (
+    end_every_session,
     forget_link_token,
     keep_link_token,
     kept_link_token,
@@ -140,6 +141,7 @@ def _replace_password(user: Any, password: str) -> Any:
     current = state()
     email, phone = current.adapter.email_of(user), current.adapter.phone_of(user)
     current.adapter.rotate_auth_id(user)
+    end_every_session(user)
     for device in devices.revoke(user):
         emit(signals.device_revoked, user=user, device=device)
     current.secrets.retire_identifiers([email, phone] if phone else [email])
