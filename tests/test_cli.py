@@ -130,5 +130,6 @@ def test_a_cleanup_from_cron_prints_no_warnings(make_app, caplog):
     assert result.output.splitlines() == [
         "Removed 0 used or expired secrets.",
         "Removed 0 expired or revoked devices.",
+        "Removed 0 expired, idle or revoked sessions.",
     ]
     assert caplog.records == []

@@ -94,6 +94,7 @@ COLUMNS = {
     "type": ["type", "factor", "may be", "lives in"],
     "threat": ["threat", "default defence", "settings"],
     "measure": ["measure", "ratio", "target"],
+    "level": ["level", "reauthenticate at least every", "inactivity timeout", "settings"],
 }
 #: Settings of the libraries underneath that a settings cell may name.
 OTHER_SETTINGS = {"SECRET_KEY", "SECRET_KEY_FALLBACKS", "WTF_CSRF_*", "RATELIMIT_STORAGE_URI"}
