@@ -13,6 +13,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Row
 
+from .batches import delete_in_batches
+
 
 class Devices:
     """The device rows of one app: looked up, added, touched, revoked, cleaned up."""
@@ -40,14 +42,8 @@ class Devices:
             .values(revoked_at=sa.bindparam("now"))
             .returning(t.c.id)
         )
-        dead = sa.or_(t.c.revoked_at.is_not(None), t.c.expires_at <= sa.bindparam("now"))
-        self._dead_after = (
-            sa.select(t.c.id)
-            .where(t.c.id > sa.bindparam("after"), dead)
-            .order_by(t.c.id)
-            .limit(sa.bindparam("batch"))
-        )
-        self._delete = sa.delete(t).where(t.c.id.in_(sa.bindparam("ids", expanding=True)))
+        self.table = t
+        self._dead = sa.or_(t.c.revoked_at.is_not(None), t.c.expires_at <= sa.bindparam("now"))
 
     def _run(self, statement: Any, **params: Any) -> Any:
         return self.db.session.execute(statement, params)
@@ -75,13 +71,5 @@ class Devices:
         return won
 
     def cleanup(self, now: datetime, batch_size: int = 1000) -> int:
-        """Delete expired and revoked rows in short batches, each after the last id of
-        the one before (keyset): no batch rescans what is already gone."""
-        total, after = 0, 0
-        while ids := list(
-            self._run(self._dead_after, after=after, now=now, batch=batch_size).scalars()
-        ):
-            self._run(self._delete, ids=ids)
-            self.db.session.commit()
-            total, after = total + len(ids), ids[-1]
-        return total
+        """Delete expired and revoked rows in short batches (``batches``)."""
+        return delete_in_batches(self.db, self.table, self._dead, {"now": now}, batch_size)

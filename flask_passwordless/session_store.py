@@ -13,6 +13,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Row
 
+from .batches import delete_in_batches
+
 
 class Sessions:
     """The session rows of one app: added, touched, revoked, listed, cleaned up."""
@@ -45,18 +47,12 @@ class Sessions:
         self._live_of = (
             sa.select(t).where(owner, live, *alive).order_by(t.c.last_seen_at.desc(), t.c.id.desc())
         )
-        dead = sa.or_(
+        self.table = t
+        self._dead = sa.or_(
             t.c.revoked_at.is_not(None),
             t.c.expires_at <= sa.bindparam("now"),
             t.c.last_seen_at <= sa.bindparam("idle_since"),
         )
-        self._dead_after = (
-            sa.select(t.c.id)
-            .where(t.c.id > sa.bindparam("after"), dead)
-            .order_by(t.c.id)
-            .limit(sa.bindparam("batch"))
-        )
-        self._delete = sa.delete(t).where(t.c.id.in_(sa.bindparam("ids", expanding=True)))
 
     def _run(self, statement: Any, **params: Any) -> Any:
         return self.db.session.execute(statement, params)
@@ -105,15 +101,6 @@ class Sessions:
         return list(self._run(self._live_of, owner=user_key, now=now, idle_since=idle_since))
 
     def cleanup(self, now: datetime, idle_since: datetime, batch_size: int = 1000) -> int:
-        """Delete revoked, expired and idle rows in short batches, each after the last
-        id of the one before (keyset): no batch rescans what is already gone."""
-        total, after = 0, 0
-        while ids := list(
-            self._run(
-                self._dead_after, after=after, now=now, idle_since=idle_since, batch=batch_size
-            ).scalars()
-        ):
-            self._run(self._delete, ids=ids)
-            self.db.session.commit()
-            total, after = total + len(ids), ids[-1]
-        return total
+        """Delete revoked, expired and idle rows in short batches (``batches``)."""
+        params = {"now": now, "idle_since": idle_since}
+        return delete_in_batches(self.db, self.table, self._dead, params, batch_size)
