@@ -9,7 +9,7 @@ from factors import last, make_user
 from test_reset import ask_reset, reset_token, set_password
 from test_sms import ALICE_PHONE, alice, ask_sms  # noqa: F401 (alice is a fixture)
 
-from conftest import csrf_token, request_login
+from conftest import code_in, csrf_token, request_login, submit_code
 from flask_passwordless.wording import duration
 
 
@@ -143,3 +143,31 @@ def test_asking_for_a_reset_redirects_so_a_reload_sends_nothing(app, client):
 
 def test_the_reset_sent_page_without_a_request_goes_back_to_the_form(client):
     assert client.get("/auth/reset/sent").headers["Location"] == "/auth/reset"
+
+
+def test_a_code_from_a_replaced_email_says_a_newer_one_replaced_it(app, client, user):
+    outbox = app.extensions["passwordless"].outbox
+    request_login(client, "alice@example.com")
+    first = code_in(outbox[-1])
+    request_login(client, "alice@example.com")  # "ask for a new code": the first one dies
+    newest = code_in(outbox[-1])
+    if first == newest:
+        pytest.skip("the two random codes happen to be equal")
+    said = words(submit_code(client, first).get_data(as_text=True))
+    assert "That code is from an earlier message: a newer one replaced it." in said
+    assert "tries left" not in said
+    typo = str((int(newest) + 1) % 10**6).zfill(6)  # neither code: a plain wrong one
+    if typo != first:
+        assert "That code is not right." in words(submit_code(client, typo).get_data(as_text=True))
+    assert submit_code(client, newest).status_code == 302  # the newest still signs in
+
+
+def test_a_replaced_code_from_another_address_is_just_wrong(app, client, user):
+    make_user(app, "bob@example.com")
+    outbox = app.extensions["passwordless"].outbox
+    request_login(client, "bob@example.com")
+    bobs = code_in(outbox[-1])
+    request_login(client, "alice@example.com")
+    said = words(submit_code(client, bobs).get_data(as_text=True))
+    if bobs != code_in(outbox[-1]):
+        assert "That code is not right." in said and "replaced" not in said
