@@ -171,3 +171,64 @@ def test_a_replaced_code_from_another_address_is_just_wrong(app, client, user):
     said = words(submit_code(client, bobs).get_data(as_text=True))
     if bobs != code_in(outbox[-1]):
         assert "That code is not right." in said and "replaced" not in said
+
+
+def test_a_first_password_was_set_and_a_second_one_changed(app, client):
+    make_user(app, password=None)
+    request_login(client, "alice@example.com")
+    submit_code(client, code_in(last(app, "email")))
+
+    def save(password, current=""):
+        token = csrf_token(client, "/auth/account/password")
+        data = {"password": password, "confirm": password, "csrf_token": token}
+        data["current"] = current
+        response = client.post("/auth/account/password", data=data)
+        return words(client.get(response.headers["Location"]).get_data(as_text=True))
+
+    assert "Your password was set." in save("a first horse, a first staple")
+    changed = save("a second horse, a new staple", current="a first horse, a first staple")
+    assert "Your password was changed." in changed
+
+
+@pytest.mark.parametrize(("password", "told"), [(None, False), ("a horse, a staple", True)])
+def test_the_new_device_email_says_change_your_password_only_to_who_has_one(
+    app,
+    client,
+    alice,
+    password,
+    told,  # noqa: F811
+):
+    if password:
+        set_password_of(app, password)
+    ask_sms(client, ALICE_PHONE)
+    submit_code(client, code_in(last(app, "sms")))
+    message = last(app, "email")
+    assert message.template == "new_device"
+    for part in (" ".join(message.text.split()), words(message.html)):
+        assert "sign out everywhere" in part
+        assert ("change your password" in part) is told
+
+
+def set_password_of(app, password):
+    from apps import User, db
+    from flask_passwordless.passwords import hash_password
+
+    with app.app_context():
+        user = User.query.filter_by(email="alice@example.com").one()
+        user.password_hash = hash_password(password)
+        db.session.commit()
+
+
+def test_turning_two_step_on_says_so_once(make_app):
+    app = make_app(PASSWORDLESS_PASSWORD_LOGIN=True)
+    make_user(app, phone=ALICE_PHONE)
+    client = app.test_client()
+    request_login(client, "alice@example.com")
+    submit_code(client, code_in(last(app, "email")))
+    token = csrf_token(client, "/auth/account/two-factor")
+    page = client.post(
+        "/auth/account/two-factor",
+        data={"enable": "1", "csrf_token": token},
+        follow_redirects=True,
+    )
+    assert words(page.get_data(as_text=True)).count("Two-step sign-in is on") == 1

@@ -102,6 +102,7 @@ def account_password() -> Any:
     form_class = ChangePasswordForm if ask_current else NewPasswordForm
     form = form_class(email=state().adapter.email_of(user))
     if form.validate_on_submit() and (not ask_current or _current_password_right(user, form)):
+        first = state().adapter.password_hash_of(user) is None
         state().adapter.rotate_auth_id(user)
         keep_signed_in(user)
         end_other_sessions(user)
@@ -112,7 +113,7 @@ def account_password() -> Any:
         state().adapter.set_password_hash(user, hash_password(form.password.data))
         send(render_email("password_changed", state().adapter.email_of(user)))
         emit(signals.password_changed, user=user)
-        flash(_changed_message(len(forgotten)), "success")
+        flash(_changed_message(len(forgotten), first=first), "success")
         return redirect(url_for(".account_password"))
     has_password = state().adapter.password_hash_of(user) is not None
     return render_page(
@@ -120,12 +121,12 @@ def account_password() -> Any:
     )
 
 
-def _changed_message(forgotten: int) -> str:
+def _changed_message(forgotten: int, *, first: bool = False) -> str:
     """What ended, said on the page (reset links included: the user may have asked
-    for one before remembering the password)."""
+    for one before remembering the password). A first password was set, not changed."""
     message = (
-        "Your password was changed. Other browsers were signed out, and reset and "
-        "sign-in links and codes sent before now no longer work."
+        f"Your password was {'set' if first else 'changed'}. Other browsers were signed "
+        "out, and reset and sign-in links and codes sent before now no longer work."
     )
     if forgotten == 1:
         message += " Your remembered device was forgotten: it asks for the second step again."
@@ -158,8 +159,10 @@ def account_two_factor() -> Any:
             send(render_email("two_factor_changed", state().adapter.email_of(user), enabled=enable))
             emit(signals.two_factor_changed, user=user, enabled=enable)
             ended = 0 if enable else end_other_sessions(user)
-            message = f"Two-step sign-in is {'on' if enable else 'off'}."
-            flash(message + others_signed_out(ended), "success")
+            # The page itself says it is on or off now: the message adds only what
+            # the page cannot show (other browsers signed out).
+            if ended:
+                flash(others_signed_out(ended).strip(), "success")
         return redirect(url_for(".account_two_factor"))
     return render_page(
         "account_two_factor.html",
@@ -200,5 +203,17 @@ def _revoke(device_id: int | None) -> Any:
     for device in revoked:
         emit(signals.device_revoked, user=user, device=device)
     if revoked:
-        flash("Forgot that device." if device_id else f"Forgot {len(revoked)} devices.", "success")
+        flash(_forgotten_message(revoked, one=device_id is not None), "success")
     return redirect(url_for(".account_devices"))
+
+
+def _forgotten_message(revoked: list[Any], *, one: bool) -> str:
+    """Which device was forgotten, and what that means for it."""
+    if one:
+        return f"{revoked[0].name} was forgotten: it will ask for the second step again."
+    if len(revoked) == 1:
+        return "Your remembered device was forgotten: it will ask for the second step again."
+    return (
+        f"All {len(revoked)} remembered devices were forgotten: each will ask for the "
+        "second step again."
+    )
