@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from factors import last, make_user
+from factors import last, make_user, password_login
 from test_reset import ask_reset, reset_token, set_password
 from test_sms import ALICE_PHONE, alice, ask_sms  # noqa: F401 (alice is a fixture)
 
@@ -194,7 +194,7 @@ def test_a_first_password_was_set_and_a_second_one_changed(app, client):
 def test_the_new_device_email_says_change_your_password_only_to_who_has_one(
     app,
     client,
-    alice,
+    alice,  # noqa: F811
     password,
     told,  # noqa: F811
 ):
@@ -232,3 +232,15 @@ def test_turning_two_step_on_says_so_once(make_app):
         follow_redirects=True,
     )
     assert words(page.get_data(as_text=True)).count("Two-step sign-in is on") == 1
+
+
+def test_confirm_it_is_you_shows_the_signed_in_address_for_the_password(make_app, clock):
+    app = make_app(PASSWORDLESS_PASSWORD_LOGIN=True)
+    make_user(app)
+    client = app.test_client()
+    password_login(client)
+    clock.advance(seconds=app.config["PASSWORDLESS_REAUTH_WITHIN"] + 1)
+    page = client.get("/auth/confirm?method=password").get_data(as_text=True)
+    field = re.search(r'<input type="email" id="pl-account-email"[^>]*>', page)
+    assert field and 'value="alice@example.com"' in field.group(0)
+    assert 'autocomplete="username"' in field.group(0) and "readonly" in field.group(0)
