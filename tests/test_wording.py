@@ -244,3 +244,26 @@ def test_confirm_it_is_you_shows_the_signed_in_address_for_the_password(make_app
     field = re.search(r'<input type="email" id="pl-account-email"[^>]*>', page)
     assert field and 'value="alice@example.com"' in field.group(0)
     assert 'autocomplete="username"' in field.group(0) and "readonly" in field.group(0)
+
+
+@pytest.mark.parametrize(
+    ("steps", "said"),
+    [
+        ([1801], "You were signed out after a time without activity."),
+        ([1700] * 17, "You were signed out: you had been signed in for a long time."),
+    ],
+)
+def test_a_timed_out_session_says_so_once(make_app, clock, steps, said):
+    app = make_app(PASSWORDLESS_SESSION_IDLE_TIMEOUT=1800, PASSWORDLESS_SESSION_MAX_AGE=8 * 3600)
+    make_user(app)
+    client = app.test_client()
+    request_login(client, "alice@example.com")
+    submit_code(client, code_in(last(app, "email")))
+    for seconds in steps[:-1]:  # active all along, while the max age runs out
+        clock.advance(seconds=seconds)
+        assert client.get("/private").status_code == 200
+    clock.advance(seconds=steps[-1])
+    bounced = client.get("/private")
+    assert bounced.status_code == 302
+    assert words(client.get(bounced.headers["Location"]).get_data(as_text=True)).count(said) == 1
+    assert said not in client.get("/auth/login").get_data(as_text=True)  # not again later
