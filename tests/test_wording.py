@@ -267,3 +267,21 @@ def test_a_timed_out_session_says_so_once(make_app, clock, steps, said):
     assert bounced.status_code == 302
     assert words(client.get(bounced.headers["Location"]).get_data(as_text=True)).count(said) == 1
     assert said not in client.get("/auth/login").get_data(as_text=True)  # not again later
+
+
+@pytest.mark.parametrize(
+    ("path", "said"),
+    [
+        ("/auth/logout", "You are signed out."),
+        (
+            "/auth/logout/everywhere",
+            "You are signed out of every browser where you were signed in.",
+        ),
+    ],
+)
+def test_signing_out_says_so(app, client, user, path, said):
+    request_login(client, "alice@example.com")
+    submit_code(client, code_in(last(app, "email")))
+    out = client.post(path, data={"csrf_token": csrf_token(client)})
+    assert out.status_code == 302
+    assert said in words(client.get("/auth/login").get_data(as_text=True))
