@@ -13,7 +13,6 @@ from ..forms import ActionForm
 from ..limits import Limits
 from ..session import sign_out, sign_out_everywhere
 
-
 #: Said on the next page that shows messages (the host's, or ours): the session
 #: is gone after the redirect, so the flash goes into the fresh one.
 SIGNED_OUT = "You are signed out."
