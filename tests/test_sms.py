@@ -280,7 +280,9 @@ def test_number_of_another_account_cannot_be_taken_nor_probed(app, client, alice
 
 def test_removing_the_number_tells_the_owner(app, client, alice):
     sign_in_by_email(app, client)
-    client.post("/auth/account/phone/remove", data={"csrf_token": csrf_token(client)})
+    client.post(
+        "/auth/account/phone/remove", data={"csrf_token": csrf_token(client), "confirmed": "1"}
+    )
     assert emails(app)[-1].template == "phone_changed"
     assert "removed" in emails(app)[-1].text
     other = app.test_client()

@@ -285,3 +285,25 @@ def test_signing_out_says_so(app, client, user, path, said):
     out = client.post(path, data={"csrf_token": csrf_token(client)})
     assert out.status_code == 302
     assert said in words(client.get("/auth/login").get_data(as_text=True))
+
+
+def test_removing_the_number_asks_first_and_works_without_script(app, client, alice):  # noqa: F811
+    request_login(client, "alice@example.com")
+    submit_code(client, code_in(last(app, "email")))
+    token = csrf_token(client, "/auth/account/phone")
+    asked = client.post("/auth/account/phone/remove", data={"csrf_token": token})
+    assert asked.status_code == 200
+    page = words(asked.get_data(as_text=True))
+    assert "Remove your phone number?" in page and "Yes, remove this number" in page
+    assert '<input type="hidden" name="confirmed" value="1">' in asked.get_data(as_text=True)
+    assert "<script" not in asked.get_data(as_text=True).split("</form>")[0]
+    with app.app_context():
+        assert app.extensions["passwordless"].adapter.find_by_email(alice.email).phone_number
+    assert last(app, "email").template == "login"  # nobody told of a change yet
+    done = client.post("/auth/account/phone/remove", data={"csrf_token": token, "confirmed": "1"})
+    assert done.headers["Location"] == "/auth/account/phone"
+    with app.app_context():
+        assert (
+            app.extensions["passwordless"].adapter.find_by_email(alice.email).phone_number is None
+        )
+    assert last(app, "email").template == "phone_changed"
