@@ -13,7 +13,7 @@ from flask import Blueprint, flash, redirect, url_for
 from flask_login import current_user
 
 from .. import devices, signals
-from ..config import setting
+from ..config import only_when, setting
 from ..delivery import render_email, send
 from ..errors import FormExpired
 from ..failures import failures
@@ -42,7 +42,7 @@ recent = auth_required(within=recently_signed_in)
 
 def register(bp: Blueprint, limits: Limits) -> None:
     rules = [
-        ("/account/password", account_password, ["GET", "POST"], _confirmed("account_password")),
+        ("/account/password", account_password, ["GET", "POST"], _password_page),
         (
             "/account/two-factor",
             account_two_factor,
@@ -59,6 +59,26 @@ def register(bp: Blueprint, limits: Limits) -> None:
 
 def _confirmed(endpoint: str) -> Any:
     return full_strength(page=f"passwordless.{endpoint}")
+
+
+def _password_page(view: Any) -> Any:
+    """The password page exists only with password sign-in on: without it a password
+    signs nobody in and confirms nothing (``PasswordType``), so setting one would be a
+    secret to leak that protects nothing. 404 before the confirm step is asked."""
+    return only_when("PASSWORD_LOGIN")(_confirmed("account_password")(view))
+
+
+def second_step_after() -> list[str]:
+    """The sign-ins that ask for the second step when it is on, with this app's
+    settings (``signin.second_factor_required``): the page promises only these."""
+    asked = []
+    if setting("PASSWORD_LOGIN"):
+        asked += ["your password", "a password reset link"]
+    if setting("TWO_FACTOR_FOR_PASSWORDLESS"):
+        asked.append("an email")
+        if setting("SMS_ENABLED"):
+            asked.append("a text message")
+    return asked
 
 
 def _on_change(endpoint: str) -> Any:
@@ -169,6 +189,7 @@ def account_two_factor() -> Any:
         form=form,
         enabled=state().adapter.two_factor_enabled(user),
         required=two_step_required(user),
+        asked_after=second_step_after(),
         second_factors=[kind for kind in registry.second_factors(user) if not kind.last_resort],
         has_second=has_second,
         recovery_left=codes_left(user),
