@@ -307,3 +307,28 @@ def test_removing_the_number_asks_first_and_works_without_script(app, client, al
             app.extensions["passwordless"].adapter.find_by_email(alice.email).phone_number is None
         )
     assert last(app, "email").template == "phone_changed"
+
+
+@pytest.mark.parametrize(
+    ("seconds", "said"),
+    [(1, "1 second"), (61, "61 seconds"), (120, "2 minutes"), (121, "3 minutes")]
+    + [(3600, "60 minutes"), (7200, "2 hours"), (7201, "3 hours"), (86400, "24 hours")],
+)
+def test_a_wait_is_rounded_up_so_nobody_comes_back_too_soon(seconds, said):
+    assert duration(seconds, wait=True) == said
+
+
+def test_the_lockout_and_the_429_page_say_their_wait_with_the_one_helper(make_app):
+    from flask_passwordless.failures import LockedOut
+
+    assert "Try again in 1 second." in LockedOut(1).message
+    assert "Try again in 3 minutes." in LockedOut(121).message
+    app = make_app(PASSWORDLESS_LIMIT_SEND_PER_IP="1/day")
+    client = app.test_client()
+    request_login(client, "nobody@example.com")
+    page = request_login(client, "nobody@example.com")
+    assert page.status_code == 429
+    wait = int(page.headers["Retry-After"])
+    assert f"Please wait {duration(wait, wait=True)} and try again." in words(
+        page.get_data(as_text=True)
+    )
