@@ -320,6 +320,14 @@ def account_pages(page: Page, server: LiveServer, twilio: TwilioServer, see: See
 
     authenticator_app(page, see)
 
+    # The app is a second step of its own now: the number may go, once asked.
+    page.goto("/auth/account/phone")
+    press(page, "Remove this number")
+    expect_page(page, "Remove your phone number?")
+    see(page, "account_phone", "confirm-remove")
+    page.get_by_role("link", name="Keep this number").click()
+    expect_page(page, "Your phone number")
+
     page.goto("/auth/account/devices")
     expect_page(page, "Remembered devices")
     expect(page.get_by_text("No remembered devices.")).to_be_visible()
