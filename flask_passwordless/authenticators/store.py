@@ -65,7 +65,9 @@ class Authenticators:
         self.db.session.commit()
         return count
 
-    def _row(self, user_key: str, type: str, data: dict, name: str, now: datetime, counter: Any):
+    def _row(
+        self, user_key: str, type: str, data: dict, name: str, now: datetime, counter: Any
+    ) -> dict[str, Any]:
         return {
             "user_key": user_key,
             "type": type,
