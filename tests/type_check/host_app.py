@@ -86,6 +86,8 @@ def create_app_with_adapter() -> Flask:
 Passwordless(db="not a db")  # type: ignore[arg-type]
 Passwordless(user_model="User")  # type: ignore[arg-type]
 Passwordless.register_authenticator(Flask(__name__), "badge")  # type: ignore[arg-type]
+UserAdapter("db", User)  # type: ignore[arg-type]
+UserAdapter(db, "User")  # type: ignore[arg-type]
 UserAdapter(db, User).set_phone(User(), "+14155552671", verified_at="now")  # type: ignore[arg-type]
 
 
@@ -141,7 +143,3 @@ def deliver(message: Message) -> None:
 
 def status_of(error: PasswordlessError) -> int:
     return error.status
-
-
-UserAdapter("db", User)  # type: ignore[arg-type]
-UserAdapter(db, "User")  # type: ignore[arg-type]
