@@ -26,6 +26,7 @@ run: venv
 test: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 	$(BIN)/python -m pytest
 
 # BENCH_ARGS=--quick for a one-minute smoke run (python -m bench --help lists the rest).

@@ -6,18 +6,22 @@ A host with its own user table subclasses this and passes it as
 
 from __future__ import annotations
 
+from datetime import datetime
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
 from .models import models_for, new_auth_id
 
+if TYPE_CHECKING:
+    from flask_sqlalchemy import SQLAlchemy
+
 
 class UserAdapter:
     """Default adapter for a model that uses :class:`PasswordlessUserMixin`."""
 
-    def __init__(self, db: Any, user_model: Any) -> None:
+    def __init__(self, db: SQLAlchemy, user_model: type[Any]) -> None:
         self.db = db
         self.model = user_model
 
@@ -95,7 +99,9 @@ class UserAdapter:
             return None
         return user.phone_number
 
-    def set_phone(self, user: Any, phone_number: str | None, verified_at: Any = None) -> bool:
+    def set_phone(
+        self, user: Any, phone_number: str | None, verified_at: datetime | None = None
+    ) -> bool:
         """Save a verified number (or remove it); False if another account holds it."""
         verified_at = verified_at if phone_number else None
         _assign(user, phone_number=phone_number, phone_verified_at=verified_at)

@@ -14,6 +14,7 @@ from flask import Flask, current_app
 from flask_limiter import Limiter
 from flask_login import LoginManager
 from flask_mail import Mail
+from flask_sqlalchemy import SQLAlchemy
 from flask_wtf.csrf import CSRFProtect
 
 from . import audit
@@ -41,7 +42,7 @@ log = logging.getLogger("flask_passwordless")
 class PasswordlessState:
     """Everything one app's extension needs; lives in ``app.extensions["passwordless"]``."""
 
-    db: Any
+    db: SQLAlchemy
     adapter: UserAdapter
     models: Models
     secrets: Secrets
@@ -79,8 +80,8 @@ class Passwordless:
     def __init__(
         self,
         app: Flask | None = None,
-        db: Any = None,
-        user_model: Any = None,
+        db: SQLAlchemy | None = None,
+        user_model: type[Any] | None = None,
         adapter: UserAdapter | None = None,
     ) -> None:
         self.db, self.user_model, self.adapter = db, user_model, adapter
@@ -90,8 +91,8 @@ class Passwordless:
     def init_app(
         self,
         app: Flask,
-        db: Any = None,
-        user_model: Any = None,
+        db: SQLAlchemy | None = None,
+        user_model: type[Any] | None = None,
         adapter: UserAdapter | None = None,
     ) -> None:
         db = db or self.db
@@ -101,9 +102,10 @@ class Passwordless:
             )
         adapter = adapter or self.adapter
         if adapter is None:
-            if (user_model or self.user_model) is None:
+            model = user_model or self.user_model
+            if model is None:
                 raise TypeError("Passwordless needs user_model= or adapter=")
-            adapter = UserAdapter(db, user_model or self.user_model)
+            adapter = UserAdapter(db, model)
         for key, value in defaults().items():
             app.config.setdefault(key, value)
         if not 6 <= app.config["PASSWORDLESS_CODE_LENGTH"] <= 10:
@@ -141,7 +143,8 @@ class Passwordless:
 
     @staticmethod
     def state(app: Flask) -> PasswordlessState:
-        return app.extensions["passwordless"]
+        state: PasswordlessState = app.extensions["passwordless"]
+        return state
 
     @staticmethod
     def register_authenticator(app: Flask, kind: AuthenticatorType) -> None:

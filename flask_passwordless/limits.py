@@ -197,7 +197,7 @@ def _wait(items: Iterable[RateLimitItem], keys: tuple[str, ...], breached: Any =
     for item in items:
         try:
             reset_at, remaining = counter.get_window_stats(item, *keys)
-        except (StorageError, counter.storage.base_exceptions):
+        except _storage_errors(counter):
             reset_at, remaining = now + item.get_expiry(), 0  # the storage went away
         if remaining <= 0 or item == breached:
             wait = max(wait, reset_at - now)
@@ -218,12 +218,20 @@ def count_use(limit: RateLimitItem, *keys: str) -> bool:
     counter = _counter(current)
     try:
         return counter.hit(limit, *keys)
-    except (StorageError, counter.storage.base_exceptions):
+    except _storage_errors(counter):
         log.warning("passwordless: rate limit storage unreachable; counting in memory meanwhile")
         with _lock:
             if current.memory_limiter is None:
                 current.memory_limiter = FixedWindowRateLimiter(MemoryStorage())
         return current.memory_limiter.hit(limit, *keys)
+
+
+def _storage_errors(counter: RateLimiter) -> tuple[type[BaseException], ...]:
+    """What a storage failure raises, as one flat tuple. limits lets
+    ``base_exceptions`` be a class or a tuple, and an except clause given a tuple
+    inside a tuple raises TypeError instead (a 500 while the storage is down)."""
+    own = counter.storage.base_exceptions
+    return (StorageError, *(own if isinstance(own, tuple) else (own,)))
 
 
 def _counter(current: Any) -> RateLimiter:

@@ -82,8 +82,9 @@ def secure_headers(response: Any) -> Any:
 
 def handle_error(error: PasswordlessError) -> Any:
     response = render_page("error.html", error.status, error=error)
-    if getattr(error, "retry_after", None):
-        response.headers["Retry-After"] = str(error.retry_after)
+    retry_after = getattr(error, "retry_after", None)  # on RateLimited and Locked only
+    if retry_after:
+        response.headers["Retry-After"] = str(retry_after)
     return response
 
 

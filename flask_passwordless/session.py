@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from datetime import timedelta
 from functools import wraps
-from typing import Any, TypeVar
+from typing import Any, TypeVar, overload
 from urllib.parse import urlsplit
 
 from flask import current_app, flash, redirect, request, session, url_for
@@ -138,7 +138,9 @@ def pending_code(*purposes: str) -> ExpectedCode | None:
     raw = session.get(PENDING)
     if not isinstance(raw, dict) or raw.get("purpose") not in purposes:
         return None
-    found = ExpectedCode(**{k: raw.get(k) for k in ("id", "purpose", "to", "identifier")})
+    # From the cookie, so of any type until checked below.
+    values: list[Any] = [raw.get(k) for k in ("id", "purpose", "to", "identifier")]
+    found = ExpectedCode(*values)
     if not isinstance(found.id, int) or isinstance(found.id, bool):
         return None
     if not (isinstance(found.to, str) and isinstance(found.identifier, str)):
@@ -228,13 +230,29 @@ def redirect_after_login(next_url: str | None) -> Any:
     return redirect(safe_next(next_url) or setting("POST_LOGIN_URL"))
 
 
+@overload
+def auth_required(fn: F, /) -> F: ...
+
+
+@overload
 def auth_required(
-    fn: F | None = None,
+    fn: None = None,
+    /,
     *,
     methods: list[str] | tuple[str, ...] | None = None,
     within: timedelta | Callable[[], timedelta] | None = None,
     level: int | None = None,
-) -> Any:
+) -> Callable[[F], F]: ...
+
+
+def auth_required(
+    fn: F | None = None,
+    /,
+    *,
+    methods: list[str] | tuple[str, ...] | None = None,
+    within: timedelta | Callable[[], timedelta] | None = None,
+    level: int | None = None,
+) -> F | Callable[[F], F]:
     """Protect a view: signed in, and optionally recently, by given methods, or at
     a strength level.
 

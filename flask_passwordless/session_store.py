@@ -25,7 +25,7 @@ class Sessions:
         this = t.c.id == sa.bindparam("session_id")
         owner = t.c.user_key == sa.bindparam("owner")
         live = t.c.revoked_at.is_(None)
-        ended = {"revoked_at": sa.bindparam("now")}
+        ended: dict[str, Any] = {"revoked_at": sa.bindparam("now")}
         self._insert = sa.insert(t).returning(t.c.id)
         self._touch = (
             sa.update(t)

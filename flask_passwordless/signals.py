@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from blinker import Namespace
+from blinker import Namespace, Signal
 from flask import current_app
 
 _signals = Namespace()
@@ -52,6 +52,6 @@ recovery_code_used = _signals.signal("recovery-code-used")
 rate_limited = _signals.signal("rate-limited")
 
 
-def emit(signal: Any, **data: Any) -> None:
+def emit(signal: Signal, **data: Any) -> None:
     """Send ``signal`` with the current app as sender, as Flask's own signals do."""
     signal.send(current_app._get_current_object(), **data)  # type: ignore[attr-defined]

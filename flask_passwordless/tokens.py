@@ -96,7 +96,7 @@ class Secrets:
         t = self.table = model.__table__
         live = sa.and_(t.c.consumed_at.is_(None), t.c.expires_at > sa.bindparam("now"))
         under_limit = t.c.attempts < sa.bindparam("max_attempts")
-        used = {"consumed_at": sa.bindparam("used_at")}
+        used: dict[str, Any] = {"consumed_at": sa.bindparam("used_at")}
         self._insert = sa.insert(t)
         self._replace = (
             sa.update(t)

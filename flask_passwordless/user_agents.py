@@ -1,31 +1,80 @@
-"""Readable names for browsers, like "Firefox on macOS", for device and sign-in lists."""
+"""Readable names for browsers, like "Firefox on macOS", for device and sign-in lists.
+
+The browser and the system come from ua-parser and the rules of uap-core (its
+``ua-parser-builtins`` package), kept up to date by others as browsers change
+what they send; we only shorten their names ("Mobile Safari" is Safari here).
+
+A name is made when a session starts, a device is remembered or the sessions
+page lists rows, never on a signed-in page. Each costs a fraction of a
+millisecond (with the ``ua-parser-rs`` resolver; a few milliseconds without),
+after the rules load once per process (under a second, on first use, so that
+importing the app and every ``flask`` command do not pay it). Names are cached
+by agent string, and an agent is read only up to ``MAX_LENGTH`` characters.
+"""
 
 from __future__ import annotations
 
-import re
+from functools import lru_cache
 
-_BROWSERS = [
-    ("Edge", r"Edg(e|A|iOS)?/"),
-    ("Opera", r"OPR/|Opera"),
-    ("Samsung Internet", r"SamsungBrowser/"),
-    ("Firefox", r"Firefox/|FxiOS/"),
-    ("Chrome", r"Chrome/|CriOS/"),
-    ("Safari", r"Safari/"),
-]
-_SYSTEMS = [
-    ("iOS", r"iPhone|iPad|iPod"),
-    ("Android", r"Android"),
-    ("ChromeOS", r"CrOS"),
-    ("Windows", r"Windows"),
-    ("macOS", r"Macintosh|Mac OS X"),
-    ("Linux", r"Linux"),
-]
+#: Longest part of an agent string read: the column keeps this much, and no
+#: browser sends more (a longer one is padding, read no further).
+MAX_LENGTH = 512
+#: Distinct agent strings whose names are kept.
+CACHE_SIZE = 1024
+
+UNKNOWN = "Unknown browser"
+
+# ua-parser's family names, as people call them.
+_BROWSERS = {
+    "Chrome Mobile": "Chrome",
+    "Chrome Mobile iOS": "Chrome",
+    "Chrome Mobile WebView": "Android WebView",
+    "Edge Mobile": "Edge",
+    "Firefox Mobile": "Firefox",
+    "Firefox iOS": "Firefox",
+    # Worth telling apart: a scripted browser signed in.
+    "HeadlessChrome": "Headless Chrome",
+    "Mobile Safari": "Safari",
+    "Mobile Safari UI/WKWebView": "Safari",
+    "Opera Mobile": "Opera",
+    "Samsung Internet": "Samsung Internet",
+}
+_SYSTEMS = {
+    "Mac OS X": "macOS",
+    "Chrome OS": "ChromeOS",
+}
 
 
 def describe_user_agent(agent: str) -> str:
-    """A readable name like "Firefox on macOS" (order matters: Edge says Chrome too)."""
-    browser = next((name for name, pattern in _BROWSERS if re.search(pattern, agent)), None)
-    system = next((name for name, pattern in _SYSTEMS if re.search(pattern, agent)), None)
+    """A readable name like "Firefox on macOS"; "Unknown browser" when nothing is known."""
+    if not isinstance(agent, str):
+        return UNKNOWN
+    # A lone surrogate (not from a request: request_info drops them) would make the
+    # parser raise; it becomes "?".
+    return _describe(agent[:MAX_LENGTH].encode("utf-8", "replace").decode("utf-8"))
+
+
+@lru_cache(maxsize=CACHE_SIZE)
+def _describe(agent: str) -> str:
+    if not agent.strip():
+        return UNKNOWN
+    browser, system = _families(agent)
+    browser = _BROWSERS.get(browser or "", browser)
+    system = _SYSTEMS.get(system or "", system)
     if browser and system:
         return f"{browser} on {system}"
-    return browser or system or "Unknown browser"
+    return browser or system or UNKNOWN
+
+
+def _families(agent: str) -> tuple[str | None, str | None]:
+    """ua-parser's browser and system families, None where it knows none ("Other")."""
+    import ua_parser  # here, not at import: the rules take a while to load
+
+    result = ua_parser.parser(agent, ua_parser.Domain.USER_AGENT | ua_parser.Domain.OS)
+    browser = result.user_agent.family if result.user_agent else None
+    system = result.os.family if result.os else None
+    return _known(browser), _known(system)
+
+
+def _known(family: str | None) -> str | None:
+    return None if family in (None, "", "Other") else family

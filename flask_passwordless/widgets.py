@@ -11,7 +11,7 @@ from typing import Any
 
 from markupsafe import Markup, escape
 from wtforms import widgets
-from wtforms.widgets.core import clean_key
+from wtforms.widgets.core import clean_key  # type: ignore[attr-defined]  # not in the stubs
 
 
 def html_params(**attributes: Any) -> Markup:

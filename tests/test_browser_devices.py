@@ -33,8 +33,8 @@ PASSWORD = "correct horse battery staple"
 NEW_PASSWORD = "a different horse, a new staple"
 COOKIE = "passwordless_device"
 REMEMBER_DAYS = 30
-#: Headless Chromium says "HeadlessChrome/<version>" on X11 Linux; it reads as Chrome.
-LAPTOP_DEVICE = "Chrome on Linux"
+#: Headless Chromium says "HeadlessChrome/<version>" on X11 Linux, and the name says so.
+LAPTOP_DEVICE = "Headless Chrome on Linux"
 #: The phone is another context with a phone's user agent (same engine underneath).
 PHONE_AGENT = (
     "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 "

@@ -19,6 +19,7 @@ import pytest
 import sqlalchemy as sa
 from aiosmtpd.controller import Controller
 from factors import make_user, password_login
+from limits.storage import MemoryStorage
 from pg_schema import isolated_schema
 from tcp_proxy import TcpProxy
 from test_sms import ALICE_PHONE, add_phone, ask_sms
@@ -485,3 +486,39 @@ def test_twilio_down_for_the_second_factor_is_a_503_then_signing_in_again_works(
     data = {"code": code, "csrf_token": csrf_token(client, "/auth/two-factor")}
     assert client.post("/auth/two-factor", data=data).status_code == 302
     assert signed_in_as(client) == "alice@example.com"
+
+
+class _Unreachable(Exception):
+    """What a storage's client raises when its server is gone."""
+
+
+class _TupleErrorsStorage(MemoryStorage):
+    """A storage (registered as ``tuple-errors://``) that is down, and names its
+    errors as a tuple: limits types ``base_exceptions`` as a class *or a tuple*."""
+
+    STORAGE_SCHEME = ["tuple-errors"]
+
+    @property
+    def base_exceptions(self) -> tuple[type[Exception], ...]:
+        return (_Unreachable, TimeoutError)
+
+    def incr(self, key: str, expiry: float, amount: int = 1) -> int:
+        raise _Unreachable("connection refused")
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_a_storage_naming_its_errors_as_a_tuple_still_counts_in_memory(make_app, caplog):
+    """An except clause given (StorageError, (A, B)) raises TypeError: this was a 500
+    on every SMS while such a storage was down (mypy's 'must be derived from
+    BaseException' at limits.py)."""
+    app = make_app(
+        RATELIMIT_STORAGE_URI="tuple-errors://",
+        PASSWORDLESS_LIMITER_ENABLED=False,
+        PASSWORDLESS_SMS_DAILY_LIMIT=1,
+    )
+    add_user(app, "alice@example.com", phone=ALICE_PHONE)
+    with caplog.at_level(logging.WARNING, logger="flask_passwordless"):
+        statuses = [ask_sms(app.test_client(), ALICE_PHONE).status_code for _ in range(2)]
+    assert statuses == [302, 302]
+    assert sum(m.channel == "sms" for m in app.extensions["passwordless"].outbox) == 1
+    assert "rate limit storage unreachable; counting in memory meanwhile" in caplog.text

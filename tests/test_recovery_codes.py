@@ -157,3 +157,28 @@ def test_parallel_submissions_of_one_code_have_exactly_one_winner(racing_app):
         results = race([submit] * RACERS)
         assert results.count(True) == 1, results
         assert recovery.remaining(store, "1") == 9
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+def test_parallel_new_sets_leave_exactly_one_set_live(racing_app):
+    """Two "new recovery codes" at once: each deletes the old set and inserts its own.
+    Under READ COMMITTED the second's DELETE does not see the first's new rows, so
+    both sets stayed live. One set per user must win, and its codes work."""
+    rounds, racers = 8, 8
+    with racing_app.app_context():
+        store = state().authenticators
+        for number in range(rounds):
+            user_key = f"race-{number}"
+            if number % 2:  # every other round, the user already has a set to replace
+                recovery.replace(store, user_key, AT)
+
+            def new_set(user_key: str = user_key) -> list[str]:
+                with racing_app.app_context():
+                    return recovery.replace(state().authenticators, user_key, AT)
+
+            sets = race([new_set] * racers)
+            db.session.remove()
+            assert recovery.remaining(store, user_key) == recovery.COUNT, number
+            working = [s for s in sets if recovery.use(store, user_key, s[0], AT)]
+            assert len(working) == 1, number  # the winner's set, and no other

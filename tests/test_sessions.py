@@ -326,6 +326,31 @@ def test_removing_an_authenticator_app_ends_every_other_session(app, clock):
     assert signed_in_as(thief) == "nobody"
 
 
+def test_a_new_set_of_recovery_codes_ends_every_other_session(app, clock):
+    """New codes replace an authenticator: whoever used an old one elsewhere is out."""
+    laptop, phone = two_browsers_signed_in(app)
+    secret, _ = add_app(laptop, clock)  # the first set, with the first app
+    assert signed_in_as(phone) == "alice@example.com"  # adding them ended nothing
+    sign_out(laptop)
+    password_login(laptop)
+    clock.advance(seconds=30)
+    second_step(laptop, app_code(secret, clock))
+    thief = copy_of(app, phone)
+    ended = []
+    with session_ended.connected_to(lambda s, **kw: ended.append(kw["reason"]), app):
+        token = csrf_token(laptop, "/auth/account/recovery-codes")
+        page = laptop.post("/auth/account/recovery-codes", data={"csrf_token": token})
+    assert page.status_code == 200 and "Your recovery codes" in page.get_data(as_text=True)
+    assert "Your other signed-in browser was signed out." in page.get_data(as_text=True)
+    assert ended == ["revoked"]
+    assert signed_in_as(laptop) == "alice@example.com"
+    assert signed_in_as(phone) == "nobody" and signed_in_as(thief) == "nobody"
+    with app.app_context():
+        table = app.extensions["passwordless"].sessions.table
+        live = db.session.execute(sa.select(table.c.id).where(table.c.revoked_at.is_(None)))
+        assert live.scalars().all() == [session_row(app, laptop).id]
+
+
 def test_a_password_reset_ends_every_session(app):
     laptop, phone = two_browsers_signed_in(app)
     thief = copy_of(app, phone)

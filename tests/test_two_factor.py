@@ -413,7 +413,7 @@ def test_resend_does_not_extend_the_time_to_finish(app, client, alice, clock):
             "Chrome on Android",
         ),
         ("", "Unknown browser"),
-        ("curl/8.5.0", "Unknown browser"),
+        ("curl/8.5.0", "curl"),  # ua-parser knows it; a name says more than "Unknown"
     ],
 )
 def test_devices_get_readable_names(agent, name):

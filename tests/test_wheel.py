@@ -78,6 +78,11 @@ def test_wheel_ships_templates_and_static_files(wheel):
         assert path in names, f"{path} is not in {wheel.name}"
 
 
+def test_wheel_says_it_is_typed(wheel):
+    """Without py.typed, a host's mypy treats every import from the package as Any."""
+    assert "flask_passwordless/py.typed" in zipfile.ZipFile(wheel).namelist()
+
+
 def test_installed_wheel_renders_the_login_page(wheel, tmp_path):
     python = fresh_venv(tmp_path / "venv", wheel) / "python"
     script = tmp_path / "check_app.py"

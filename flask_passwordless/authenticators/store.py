@@ -9,6 +9,7 @@ recovery code.
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime
 from typing import Any
 
@@ -54,6 +55,7 @@ class Authenticators:
         )
         self._touch = sa.update(t).where(this).values(last_used_at=sa.bindparam("now"))
         self._set_data = sa.update(t).where(this).values(data=sa.bindparam("new_data"))
+        self._lock_owner = sa.select(sa.func.pg_advisory_xact_lock(sa.bindparam("lock_key")))
 
     def _run(self, statement: Any, **params: Any) -> Any:
         return self.db.session.execute(statement, params)
@@ -65,7 +67,9 @@ class Authenticators:
         self.db.session.commit()
         return count
 
-    def _row(self, user_key: str, type: str, data: dict, name: str, now: datetime, counter: Any):
+    def _row(
+        self, user_key: str, type: str, data: dict, name: str, now: datetime, counter: Any
+    ) -> dict[str, Any]:
         return {
             "user_key": user_key,
             "type": type,
@@ -98,8 +102,13 @@ class Authenticators:
         self, user_key: str, type: str, datas: list[dict], *, now: datetime
     ) -> list[int]:
         """Remove the user's rows of one type and add new ones, in one transaction:
-        nobody ever sees a moment with both sets, or with neither."""
+        nobody ever sees a moment with both sets, or with neither.
+
+        Of parallel replacements one set wins: they take turns (``_take_turn``), and
+        each DELETE then sees the rows the one before it committed.
+        """
         g.pop(_CACHE, None)
+        self._take_turn(user_key, type)
         self._run(self._remove_type, owner=user_key, of_type=type)
         ids = [
             self._run(self._insert, **self._row(user_key, type, data, "", now, None)).scalar_one()
@@ -107,6 +116,17 @@ class Authenticators:
         ]
         self.db.session.commit()
         return ids
+
+    def _take_turn(self, user_key: str, type: str) -> None:
+        """Wait, until this transaction ends, for any other replacing this user's rows
+        of ``type``. On PostgreSQL (READ COMMITTED) a DELETE started while another
+        transaction inserts misses its rows, and both sets stayed live: a
+        transaction-scoped advisory lock on (user, type) puts them in turn. SQLite
+        already lets one writer at a time."""
+        if self.db.session.get_bind().dialect.name != "postgresql":
+            return
+        digest = hashlib.sha256(f"authenticators\x00{type}\x00{user_key}".encode()).digest()
+        self._run(self._lock_owner, lock_key=int.from_bytes(digest[:8], "big", signed=True))
 
     def of_user(self, user_key: str, type: str | None = None) -> list[Row]:
         """The user's authenticators (of one type, when given), oldest first.

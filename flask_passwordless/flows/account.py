@@ -130,7 +130,7 @@ def account_password() -> Any:
         forgotten = devices.revoke(user)
         for device in forgotten:
             emit(signals.device_revoked, user=user, device=device)
-        state().adapter.set_password_hash(user, hash_password(form.password.data))
+        state().adapter.set_password_hash(user, hash_password(form.password.data or ""))
         send(render_email("password_changed", state().adapter.email_of(user)))
         emit(signals.password_changed, user=user)
         flash(_changed_message(len(forgotten), first=first), "success")

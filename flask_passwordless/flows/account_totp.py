@@ -94,7 +94,7 @@ def _enrol(user: Any, form: AppCodeForm) -> bool:
     secret = _pending_secret(state().adapter.key_of(user))
     if not form.validate_on_submit():
         return False
-    if not add_app(user, secret, form.code.data):
+    if not add_app(user, secret, form.code.data or ""):
         form.code.errors = [
             "That code is not right. Check the app shows this site, then try the new code."
         ]

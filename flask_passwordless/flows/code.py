@@ -71,7 +71,7 @@ def check_code(form: CodeForm, pending: ExpectedCode) -> Redeemed | None:
     identifier = pending.identifier
     failures().check_allowed(identifier)
     try:
-        redeemed = state().secrets.redeem_code(pending.id, form.code.data, pending.purpose)
+        redeemed = state().secrets.redeem_code(pending.id, form.code.data or "", pending.purpose)
     except CodeWrong as wrong:
         failures().record(identifier)
         emit(signals.login_failed, identifier=identifier, reason="wrong-code")

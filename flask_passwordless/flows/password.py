@@ -41,11 +41,12 @@ def login_password() -> Any:
         failures().check_allowed(email)
         user = adapter.find_by_email(email)
         stored = adapter.password_hash_of(user) if user is not None else None
-        verdict = verify_password(stored, form.password.data)
-        if verdict and user is not None:
+        typed = form.password.data or ""  # never None once InputRequired passed
+        verdict = verify_password(stored, typed)
+        if verdict and user is not None and stored is not None:
             failures().forgive(email)
             if verdict is Verdict.RIGHT_AS_TYPED or needs_rehash(stored):
-                adapter.set_password_hash(user, hash_password(form.password.data))
+                adapter.set_password_hash(user, hash_password(typed))
             return first_factor_passed(user, "password", safe_next(form.next.data))
         failures().record(email)
         emit(signals.login_failed, identifier=email, reason="wrong-password")

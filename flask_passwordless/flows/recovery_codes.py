@@ -4,13 +4,18 @@ Ten codes, shown once (on the page, and as a text file to save) and stored
 only as keyed hashes, one row each. Making a new set voids the old one. Using
 one emails the owner with how many are left; with two or fewer left, the
 account pages say so.
+
+A new set replaces an authenticator, as removing an app does: every other
+session of the user ends (whoever holds the old codes may have used one to
+sign in elsewhere). The first set, made with the first app, ends none, as
+adding the app ends none.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint
+from flask import Blueprint, flash
 from flask_login import current_user
 
 from .. import clock, signals
@@ -21,7 +26,7 @@ from ..errors import FormExpired
 from ..forms import ActionForm
 from ..limits import Limits
 from ..pages import render_page
-from ..session import auth_required
+from ..session import auth_required, end_other_sessions, others_signed_out
 from ..signals import emit
 from ..state import state
 from .confirm import full_strength
@@ -62,6 +67,9 @@ def show_new_codes(user: Any, *, first: bool) -> Any:
     """Make a new set (the old one dies) and show it, this once."""
     codes = recovery.replace(state().authenticators, state().adapter.key_of(user), clock.now())
     if not first:
+        ended = end_other_sessions(user)
+        if ended:
+            flash("Your old recovery codes no longer work." + others_signed_out(ended), "success")
         email = state().adapter.email_of(user)
         send(render_email("authenticator_changed", email, added=True, label="New recovery codes"))
     emit(signals.authenticator_added, user=user, type=recovery.TYPE)

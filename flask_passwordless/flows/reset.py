@@ -123,7 +123,7 @@ def _reset_confirm() -> Any:
         user = state().adapter.find_by_email(redeemed.identifier)
         if user is None:  # the account was deleted since the link was sent
             raise SecretInvalid()
-        return _replace_password(user, form.password.data)
+        return _replace_password(user, form.password.data or "")
     return render_page("reset_confirm.html", form=form)
 
 
