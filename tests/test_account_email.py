@@ -226,7 +226,7 @@ def test_an_address_in_use_costs_the_same_work(make_app):
         client = signed_in(app)
         token = csrf_token(client, "/auth/account/email")
         pages = []
-        record = lambda _s, template, context, **_kw: pages.append(template.name)  # noqa: E731
+        record = lambda _s, template, context, pages=pages, **_kw: pages.append(template.name)  # noqa: E731
         with statements(app) as seen, template_rendered.connected_to(record, app):
             data = {"email": typed, "csrf_token": token}
             assert client.post("/auth/account/email", data=data).status_code == 302
@@ -366,7 +366,8 @@ def test_one_code_posted_at_once_by_many_changes_the_address_once(make_app):
         with browser.session_transaction() as session:
             session.update(copied)
         browsers.append(browser)
-    jobs = [lambda b=b: b.post("/auth/account/email/verify", data=data).status_code for b in browsers]
+    path = "/auth/account/email/verify"
+    jobs = [lambda b=b: b.post(path, data=data).status_code for b in browsers]
     statuses = race(jobs)
     assert statuses.count(302) >= 1 and all(s in (302, 400) for s in statuses)
     assert seen == [NEW] and stored_emails(app) == [NEW]
