@@ -73,6 +73,9 @@ def test_a_visitor_signs_up_with_the_link_printed_in_the_terminal(sample, capsys
     assert response.headers["Location"] == "/private"
     home = client.get("/").get_data(as_text=True)
     assert "visitor@example.com" in home and "Remembered devices" in home
+    assert 'href="/auth/account"' in home
+    account = client.get("/auth/account").get_data(as_text=True)
+    assert "visitor@example.com" in account and '<nav aria-label="Main">' in account
 
 
 def test_twilio_settings_switch_the_sample_to_twilio(tmp_path, monkeypatch):
