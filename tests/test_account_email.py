@@ -19,6 +19,7 @@ from conftest import (
     csrf_token,
     race,
     request_login,
+    session_row,
     signed_in_as,
     submit_code,
     token_in,
@@ -141,6 +142,18 @@ def test_the_link_works_only_in_a_session_of_the_account_that_asked(app, alice, 
     # Refused, the link still works for its owner.
     assert press(client, token).headers["Location"] == "/auth/account"
     assert changes == [(OLD, NEW)]
+
+
+def test_a_code_moved_into_another_accounts_session_changes_nothing(app, alice, changes):
+    make_user(app, "carol@example.com")
+    client, carol = signed_in(app), signed_in(app, "carol@example.com")
+    ask(client, NEW)
+    with client.session_transaction() as session:
+        pending = session["_passwordless_pending"]
+    with carol.session_transaction() as session:  # a forged cookie, say
+        session["_passwordless_pending"] = pending
+    assert type_code(carol, code_in(sent(app, "email_change")[0])).status_code == 400
+    assert stored_emails(app) == sorted([OLD, "carol@example.com"]) and changes == []
 
 
 def test_the_link_and_the_code_work_once_between_them(app, alice, changes):
@@ -324,17 +337,36 @@ def test_using_the_code_needs_a_recent_sign_in_too(app, alice, clock, changes):
     assert stored_emails(app) == [OLD] and changes == []
 
 
-def test_other_sessions_end_and_old_links_die_when_it_changes(app, alice, changes):
+def auth_id(app):
+    with app.app_context():
+        return db.session.execute(sa.select(User.auth_id)).scalar_one()
+
+
+def test_other_sessions_end_and_old_codes_die_when_it_changes(app, changes):
+    make_user(app, OLD, phone=PHONE)
     other, client = signed_in(app), signed_in(app)
+    before = auth_id(app)
     stranger = app.test_client()
-    request_login(stranger, OLD)  # a sign-in code on its way to the old address
-    old_code = code_in(sent(app, "login")[-1])
+    stranger.post("/auth/login/sms", data={"phone": PHONE, "csrf_token": csrf_token(stranger)})
+    old_code = code_in([m for m in outbox(app) if m.channel == "sms"][-1])
     ask(client, NEW)
     type_code(client, code_in(sent(app, "email_change")[0]))
+    assert session_row(app, other).revoked_at is not None
     assert signed_in_as(other) == "nobody"
     assert signed_in_as(client) == NEW
+    assert auth_id(app) != before  # a second lock, as "sign out everywhere" has
     assert submit_code(stranger, old_code).status_code == 400
     assert signed_in_as(stranger) == "nobody"
+
+
+def test_an_address_taken_meanwhile_is_refused_when_the_code_comes_back(app, alice, changes):
+    client = signed_in(app)
+    ask(client, NEW)
+    make_user(app, NEW)  # signed up with it in the meantime
+    assert type_code(client, code_in(sent(app, "email_change")[0])).status_code == 302
+    page = client.get("/auth/account/email").get_data(as_text=True)
+    assert "That address now belongs to another account." in page
+    assert stored_emails(app) == sorted([OLD, NEW]) and changes == []
 
 
 def test_sending_has_budgets_per_address_and_per_account(make_app):
