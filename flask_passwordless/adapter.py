@@ -157,6 +157,17 @@ class UserAdapter:
     def email_of(self, user: Any) -> str:
         return user.email
 
+    def set_email(self, user: Any, email: str) -> bool:
+        """Store a verified new address (already normalised, as ``find_by_email`` is
+        given it); False, and nothing changed, if another account holds it now."""
+        _assign(user, email=email)
+        try:
+            self.db.session.commit()
+        except sa.exc.IntegrityError:
+            self.db.session.rollback()
+            return False
+        return True
+
     def rotate_auth_id(self, user: Any) -> None:
         """Give the user a new session identity, ending every existing session."""
         user.auth_id = new_auth_id()

@@ -13,6 +13,8 @@ from . import pages
 from .errors import PasswordlessError, RateLimited
 from .flows import (
     account,
+    account_email,
+    account_home,
     account_phone,
     account_sessions,
     account_totp,
@@ -40,6 +42,8 @@ FLOWS = (
     account_totp,
     recovery_codes,
     account,
+    account_email,
+    account_home,
     account_sessions,
     sign_out,
 )

@@ -40,6 +40,8 @@ session_started = _signals.signal("session-started")
 #: A session ended (``user``, ``session_id``, ``reason``: "sign-out", "revoked", "idle"
 #: or "expired").
 session_ended = _signals.signal("session-ended")
+#: The account's address changed, once the new one proved it (``user``, ``old``, ``new``).
+email_changed = _signals.signal("email-changed")
 #: A phone number was verified (``user``, ``phone_number``).
 phone_verified = _signals.signal("phone-verified")
 #: An authenticator was enrolled (``user``, ``type``: "totp", "recovery", ...).

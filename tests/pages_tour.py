@@ -21,11 +21,13 @@ from browser_fixtures import twilio_config as sms_through
 from playwright.sync_api import Browser, BrowserContext, Page, Response, expect
 from twilio_server import TwilioServer
 
-from conftest import code_in
+from conftest import add_user, code_in
 from flask_passwordless import Message
 from live_server import LiveServer
 
 EMAIL = "erin@example.com"
+#: The account whose address the walk changes (EMAIL keeps its own).
+MOVING, MOVED = "frank@example.com", "frank.new@example.com"
 PASSWORD = "correct horse battery staple"
 NEW_PASSWORD = "a different horse, a new staple"
 MOBILE = "+14155552671"
@@ -57,6 +59,10 @@ TEMPLATES = frozenset(
         "account_totp",
         "recovery_codes",
         "recovery_codes_new",
+        "account",
+        "account_email",
+        "account_email_code",
+        "account_email_confirm",
     }
 )
 
@@ -173,6 +179,8 @@ def walk(devices: Devices, server: LiveServer, twilio: TwilioServer, see: See) -
     remembered_devices(phone, laptop, server, see)
     signed_in_sessions(phone, laptop, see)
 
+    account_page(phone, see)
+    email_change(devices.new_page(server.url), server, see)
     stranger = devices.new_page(server.url)
     password_reset(stranger, server, see)
     link_pages(stranger, server, see)
@@ -416,6 +424,49 @@ def signed_in_sessions(phone: Page, laptop: Page, see: See) -> None:
     laptop.goto("/auth/account/sessions")
     expect(laptop).to_have_url(re.compile(r"/auth/login\?next="))
     expect(laptop.get_by_role("status").first).to_contain_text("signed out from another session")
+
+
+def account_page(page: Page, see: See) -> None:
+    """The account page of an account with everything: phone, password, app, codes."""
+    page.goto("/auth/account")
+    expect_page(page, "Your account")
+    expect(page.get_by_role("link", name="Authenticator app")).to_be_visible()
+    see(page, "account", "full")
+
+
+def email_change(page: Page, server: LiveServer, see: See) -> None:
+    """Another account (signed in by its email code: its full strength) changes its
+    address: a malformed one, a wrong code, then the link."""
+    add_user(server.app, MOVING)
+    page.goto("/auth/login")
+    page.get_by_label("Email address").fill(MOVING)
+    press(page, "Email me a sign-in link")
+    page.get_by_label("Code").fill(code_in(latest(server, "login")))
+    press(page, "Sign in")
+    page.goto("/auth/account")
+    page.get_by_role("link", name="Email", exact=True).click()
+    expect_page(page, "Your email address")
+    see(page, "account_email", "empty")
+    page.get_by_label("New email address").fill("erin@")
+    press(page, "Email the new address a link")
+    expect_field_error(page, "That email address is not valid")
+    see(page, "account_email", "invalid-email")
+    page.get_by_label("New email address").fill(MOVED)
+    press(page, "Email the new address a link")
+    expect_page(page, "Check your new address")
+    see(page, "account_email_code", "empty")
+    code = code_in(latest(server, "email_change"))
+    page.get_by_label("Code").fill(wrong(code))
+    press(page, "Change my address")
+    expect_field_error(page, "That code is not right.")
+    see(page, "account_email_code", "wrong-code")
+    page.goto(path_in(latest(server, "email_change").text, server, "/auth/account/email/confirm"))
+    expect_page(page, "Change your email address")
+    see(page, "account_email_confirm", "open")
+    press(page, "Change my address")
+    expect_page(page, "Your account")
+    expect_message(page, f"Your email address is now {MOVED}.")
+    see(page, "account", "changed")
 
 
 def password_reset(page: Page, server: LiveServer, see: See) -> None:

@@ -73,6 +73,9 @@ def test_a_visitor_signs_up_with_the_link_printed_in_the_terminal(sample, capsys
     assert response.headers["Location"] == "/private"
     home = client.get("/").get_data(as_text=True)
     assert "visitor@example.com" in home and "Remembered devices" in home
+    assert 'href="/auth/account"' in home
+    account = client.get("/auth/account").get_data(as_text=True)
+    assert "visitor@example.com" in account and '<nav aria-label="Main">' in account
     csrf = CSRF_FIELD.search(client.get("/auth/login").text).group(1)
     out = client.post("/auth/logout", data={"csrf_token": csrf}, follow_redirects=True)
     assert '<p class="flash flash-success" role="status">You are signed out.</p>' in out.text

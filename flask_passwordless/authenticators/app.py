@@ -26,6 +26,7 @@ class TotpType(AuthenticatorType):
     label = "Authenticator app"
     factor = HAVE
     prompt = "Code from the app"
+    manage_endpoint = "passwordless.account_totp"
 
     def is_second(self) -> bool:
         return True
@@ -37,6 +38,9 @@ class TotpType(AuthenticatorType):
 
     def enrolled(self, user: Any) -> bool:
         return self.app_of(user) is not None
+
+    def summary(self, user: Any) -> str | None:
+        return "Set up" if self.enrolled(user) else None
 
     def last_used(self, user: Any) -> datetime | None:
         row = self.app_of(user)
@@ -54,12 +58,19 @@ class RecoveryType(AuthenticatorType):
     last_resort = True
     field = "text"
     prompt = "Recovery code"
+    manage_endpoint = "passwordless.recovery_codes"
 
     def is_second(self) -> bool:
         return True
 
     def enrolled(self, user: Any) -> bool:
         return recovery.remaining(state().authenticators, _key(user)) > 0
+
+    def summary(self, user: Any) -> str | None:
+        left = recovery.remaining(state().authenticators, _key(user))
+        if not left:
+            return None
+        return f"{left} recovery {'code' if left == 1 else 'codes'} left"
 
     def verify(self, user: Any, value: str, step: Any) -> bool:
         return recovery.use(state().authenticators, _key(user), value, clock.now())

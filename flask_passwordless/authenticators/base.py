@@ -43,6 +43,9 @@ class AuthenticatorType:
     #: The authenticator that can set this one anew (a reset link from the mailbox
     #: sets the password): the two then count as one towards a session's level.
     derived_from: str | None = None
+    #: The endpoint of the page that manages it, linked from the account page
+    #: (``None``: the account page does not list it).
+    manage_endpoint: str | None = None
 
     def is_first(self) -> bool:
         """May prove who someone is on its own (a sign-in page exists for it)."""
@@ -59,6 +62,15 @@ class AuthenticatorType:
     def enrolled(self, user: Any) -> bool:
         """Whether ``user`` has this authenticator now."""
         raise NotImplementedError
+
+    def offered(self) -> bool:
+        """This app uses the type at all (SMS and passwords can be switched off)."""
+        return self.is_first() or self.is_second() or self.confirms()
+
+    def summary(self, user: Any) -> str | None:
+        """One line for the account page ("7 recovery codes left"); None says only
+        whether it is set up. Keep it cheap: the page asks every type."""
+        return None
 
     def last_used(self, user: Any) -> datetime | None:
         """When it last proved the user (for the order of the second step's offers)."""
@@ -125,6 +137,10 @@ class Registry:
             if self.root(kind.name) not in proved and kind.confirms() and kind.enrolled(user)
         ]
         return _preferred_first(kinds, user)
+
+    def managed(self) -> list[AuthenticatorType]:
+        """The types the account page lists: offered here, with a page of their own."""
+        return [kind for kind in self.types.values() if kind.manage_endpoint and kind.offered()]
 
     def has_second_factor(self, user: Any) -> bool:
         """A second factor that can carry two-step sign-in (recovery codes cannot)."""

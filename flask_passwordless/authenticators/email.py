@@ -22,6 +22,7 @@ class EmailType(SentCodeType):
     label = "Email"
     factor = HAVE
     prompt = "Code from the email"
+    manage_endpoint = "passwordless.account_email"
 
     def is_first(self) -> bool:
         return True
@@ -30,6 +31,9 @@ class EmailType(SentCodeType):
         return bool(setting("EMAIL_SECOND_FACTOR"))
 
     def address(self, user: Any) -> str | None:
+        return state().adapter.email_of(user)
+
+    def summary(self, user: Any) -> str | None:
         return state().adapter.email_of(user)
 
     def message(self, to: str, code: str, minutes: int) -> Message:

@@ -18,6 +18,7 @@ class PasswordType(AuthenticatorType):
     field = "password"
     prompt = "Password"
     derived_from = "email"  # a reset link sets it from the mailbox
+    manage_endpoint = "passwordless.account_password"
 
     def is_first(self) -> bool:
         return bool(setting("PASSWORD_LOGIN"))
@@ -27,6 +28,9 @@ class PasswordType(AuthenticatorType):
 
     def enrolled(self, user: Any) -> bool:
         return state().adapter.password_hash_of(user) is not None
+
+    def summary(self, user: Any) -> str | None:
+        return "Set" if self.enrolled(user) else None
 
     def verify(self, user: Any, value: str, step: Any) -> bool:
         return bool(verify_password(state().adapter.password_hash_of(user), value))

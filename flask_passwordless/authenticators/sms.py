@@ -6,7 +6,7 @@ from typing import Any
 
 from ..config import setting
 from ..delivery import Message, render_sms
-from ..phone import masked_phone
+from ..phone import display_phone, masked_phone
 from ..state import state
 from ..wording import lifetime
 from .base import HAVE
@@ -18,6 +18,7 @@ class SmsType(SentCodeType):
     label = "Text message"
     factor = HAVE
     prompt = "Code from the text message"
+    manage_endpoint = "passwordless.account_phone"
 
     def is_first(self) -> bool:
         return bool(setting("SMS_ENABLED"))
@@ -27,6 +28,10 @@ class SmsType(SentCodeType):
 
     def address(self, user: Any) -> str | None:
         return state().adapter.phone_of(user)
+
+    def summary(self, user: Any) -> str | None:
+        number = self.address(user)
+        return display_phone(number) if number else None
 
     def shown(self, address: str) -> str:
         return masked_phone(address)
