@@ -358,7 +358,8 @@ def wsgi_from_env() -> Flask:
     schema = os.environ.get("BENCH_SCHEMA") or None
     outbox_dir = os.environ["BENCH_OUTBOX"]
     if kind == "ours":
-        app = make_ours(url, schema, mail_backend=file_outbox(outbox_dir, kind))
+        limits = os.environ.get("BENCH_LIMITS") == "1"  # as deployed by default
+        app = make_ours(url, schema, mail_backend=file_outbox(outbox_dir, kind), limits=limits)
     elif kind == "fst":
         app = make_fst(url, schema, outbox=file_outbox(outbox_dir, kind))
     else:

@@ -13,6 +13,7 @@ change does not break the bench (it only rebuilds the cache).
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
 import secrets
@@ -30,7 +31,7 @@ from flask import Flask
 
 from . import apps
 
-SEED_VERSION = "4"
+SEED_VERSION = "5"
 CHUNK = 20_000
 DOMAIN = "bench.example"
 CACHE_DIR = Path(tempfile.gettempdir()) / "flask-passwordless-bench"
@@ -121,6 +122,32 @@ def _secret_values() -> dict[str, Callable[[int], Any]]:
     }
 
 
+def _session_values() -> dict[str, Callable[[int], Any]]:
+    """Other browsers' session rows, one per user (row i is user i's): a quarter
+    live, the rest signed out, idle or past their age, as a busy site's table
+    holds between cleanups. The bench's own browsers get new rows after them."""
+    now = apps.utcnow()
+    created = now - timedelta(days=3)
+    hour = timedelta(hours=1)
+    auth = json.dumps({"methods": ["email"], "proofs": {"email": 0.0}, "at": 0.0})
+
+    def digest(i: int) -> str:
+        return hashlib.sha256(f"session{i}".encode()).hexdigest()
+
+    return {
+        "id": lambda i: i,
+        "user_key": str,
+        "secret_hash": digest,
+        "created_at": lambda i: created,
+        "last_seen_at": lambda i: now - hour if i % 4 == 0 else created + hour,
+        "expires_at": lambda i: now + timedelta(days=27) if i % 4 else now - hour,
+        "ip": lambda i: f"192.0.2.{i % 250 + 1}",
+        "user_agent": lambda i: "Mozilla/5.0 (X11; Linux x86_64) Bench/1.0",
+        "auth": lambda i: auth,
+        "revoked_at": lambda i: created + hour if i % 4 == 1 else None,
+    }
+
+
 def _columns(table: sa.Table, known: dict[str, Callable[[int], Any]]) -> list[tuple[str, Any]]:
     """(name, value function) for every column the insert must name."""
     chosen = []
@@ -160,6 +187,8 @@ def _plan(app: Flask, kind: str, size: int) -> list[tuple[sa.Table, list[tuple[s
     if kind == "ours":
         secret_table = db.metadata.tables["passwordless_secret"]
         plan.append((secret_table, _columns(secret_table, _secret_values())))
+        session_table = db.metadata.tables["passwordless_session"]
+        plan.append((session_table, _columns(session_table, _session_values())))
     return plan
 
 

@@ -12,6 +12,7 @@ import http.client
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import statistics
@@ -57,7 +58,9 @@ def free_port() -> int:
 class Gunicorn:
     """One gunicorn master (ours to start and stop) serving one bench app."""
 
-    def __init__(self, kind: str, database_url: str, run_dir: Path, workers: int = 2) -> None:
+    def __init__(
+        self, kind: str, database_url: str, run_dir: Path, workers: int = 2, limits: bool = False
+    ) -> None:
         self.kind = kind
         self.port = free_port()
         self.outbox = run_dir / f"outbox_{kind}"
@@ -68,6 +71,7 @@ class Gunicorn:
             BENCH_KIND=kind,
             BENCH_DATABASE_URL=database_url,
             BENCH_OUTBOX=str(self.outbox),
+            BENCH_LIMITS="1" if limits else "",
             PYTHONPATH=os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")])),
         )
         command = [
@@ -188,7 +192,7 @@ def _read_message(outbox: Path, email: str, timeout: float = 10.0) -> dict[str, 
     raise BenchError(f"no message for {email} within {timeout}s")
 
 
-def ours_flow(port: int, outbox: Path, email: str) -> None:
+def ours_flow(port: int, outbox: Path, email: str) -> Browser:
     browser = Browser(port)
     (outbox / email).unlink(missing_ok=True)
     _status, _h, page = _expect(browser.request("GET", "/auth/login"), 200, "GET login")
@@ -203,6 +207,7 @@ def ours_flow(port: int, outbox: Path, email: str) -> None:
     _status, _h, page = _expect(browser.request("GET", _path(headers)), 200, "GET private")
     if email not in page:
         raise BenchError("ours: protected page shows someone else")
+    return browser
 
 
 def fst_flow(port: int, outbox: Path, email: str) -> None:
@@ -312,3 +317,116 @@ def check_emails(emails: list[str]) -> list[str]:
         if not _SAFE.match(email):
             raise ValueError(f"unsafe bench address {email!r}")
     return emails
+
+
+# -- the protected page under load ---------------------------------------------------
+
+
+def signed_in_cookie(server: Gunicorn, email: str, user_id: int) -> str:
+    """The Cookie header of a browser signed in to ``server`` (bare: its bench-only
+    sign-in route; ours: a whole email-code sign-in), checked on /private."""
+    if server.kind == "bare":
+        browser = Browser(server.port)
+        _expect(browser.request("GET", f"/_bench/sign-in/{user_id}"), 200, "bare sign-in")
+    else:
+        browser = ours_flow(server.port, server.outbox, email)
+    _status, _h, page = _expect(browser.request("GET", "/private"), 200, "GET private")
+    if email not in page:
+        raise BenchError(f"{server.kind}: protected page shows someone else")
+    return "; ".join(f"{k}={v}" for k, v in browser.cookies.items())
+
+
+@dataclass
+class PageLoad:
+    kind: str
+    connections: int
+    requests: int = 0
+    seconds: float = 0.0
+    errors: int = 0
+    p50: float = float("nan")
+    p99: float = float("nan")
+    tool: str = ""
+
+    @property
+    def rate(self) -> float:
+        return self.requests / self.seconds if self.seconds else 0.0
+
+
+_WRK_UNITS = {"us": 1e-6, "ms": 1e-3, "s": 1.0}
+
+
+def _wrk_seconds(text: str) -> float:
+    match = re.match(r"([\d.]+)(us|ms|s)$", text)
+    return float(match.group(1)) * _WRK_UNITS[match.group(2)] if match else float("nan")
+
+
+def load_pages(server: Gunicorn, cookie: str, connections: int, duration: float) -> PageLoad:
+    """GET /private with one signed-in cookie over ``connections`` connections for
+    ``duration`` seconds: wrk when installed (C, one thread), else threads here."""
+    wrk = shutil.which("wrk")
+    if wrk is None:
+        return _thread_pages(server, cookie, connections, duration)
+    command = [
+        wrk, "-t1", f"-c{connections}", f"-d{duration:g}s", "--latency",
+        "-H", f"Cookie: {cookie}", f"http://{HOST}:{server.port}/private",
+    ]  # fmt: skip
+    out = subprocess.run(
+        command, capture_output=True, text=True, timeout=duration + 60, check=True
+    ).stdout
+    got = PageLoad(server.kind, connections, tool="wrk")
+    match = re.search(r"(\d+) requests in ([\d.]+)(us|ms|s)", out)
+    if not match:
+        raise BenchError(f"wrk: no request count in its output:\n{out}")
+    got.requests = int(match.group(1))
+    got.seconds = _wrk_seconds(match.group(2) + match.group(3))
+    bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    sockets = re.search(
+        r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out
+    )
+    got.errors = (int(bad.group(1)) if bad else 0) + (
+        sum(int(n) for n in sockets.groups()) if sockets else 0
+    )
+    for name, pattern in (("p50", r"\s50%\s+(\S+)"), ("p99", r"\s99%\s+(\S+)")):
+        found = re.search(pattern, out)
+        if found:
+            setattr(got, name, _wrk_seconds(found.group(1)))
+    return got
+
+
+def _thread_pages(server: Gunicorn, cookie: str, connections: int, duration: float) -> PageLoad:
+    got = PageLoad(server.kind, connections, tool="threads")
+    latencies: list[float] = []
+    lock = threading.Lock()
+    stop_at = time.perf_counter() + duration
+
+    def worker() -> None:
+        while time.perf_counter() < stop_at:
+            began = time.perf_counter()
+            conn = http.client.HTTPConnection(HOST, server.port, timeout=30)
+            try:
+                conn.request("GET", "/private", headers={"Cookie": cookie, "Connection": "close"})
+                response = conn.getresponse()
+                response.read()
+                ok = response.status == 200
+            except (OSError, http.client.HTTPException):
+                ok = False
+            finally:
+                conn.close()
+            with lock:
+                if ok:
+                    latencies.append(time.perf_counter() - began)
+                else:
+                    got.errors += 1
+
+    started = time.perf_counter()
+    threads = [threading.Thread(target=worker, daemon=True) for _ in range(connections)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=duration + 60)
+    got.seconds = time.perf_counter() - started
+    got.requests = len(latencies)
+    if len(latencies) > 1:
+        cuts = statistics.quantiles(latencies, n=100, method="inclusive")
+        got.p50, got.p99 = cuts[49], cuts[98]
+    return got

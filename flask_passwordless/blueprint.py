@@ -68,6 +68,7 @@ def create_blueprint(limits: Limits) -> Blueprint:
         static_folder=asset_dir("static"),
         static_url_path="/static",
     )
+    limits.install_hooks(bp)
     for flow in FLOWS:
         flow.register(bp, limits)
     bp.before_request(pages.check_script_root)

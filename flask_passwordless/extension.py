@@ -29,7 +29,7 @@ from .delivery import Message
 from .device_store import Devices
 from .dispatch import Dispatcher
 from .failures import Failures
-from .limits import Limits, client_ip
+from .limits import Limits, client_ip, take_request_hooks
 from .models import Models, models_for
 from .server_sessions import load_user as load_signed_in_user
 from .session_store import Sessions
@@ -112,6 +112,7 @@ class Passwordless:
             raise ValueError("PASSWORDLESS_CODE_LENGTH must be between 6 and 10")
 
         models = models_for(db)
+        host_limiter = next(iter(app.extensions.get("limiter") or ()), None)
         state = PasswordlessState(
             db=db,
             adapter=adapter,
@@ -124,6 +125,8 @@ class Passwordless:
             limiter=_limiter(app),
         )
         app.extensions["passwordless"] = state
+        # A Limiter of the host's keeps its hooks; ours runs them on our pages only.
+        hooks = None if host_limiter else take_request_hooks(app, state.limiter)
 
         _login_manager(app)
         if "csrf" not in app.extensions:
@@ -134,7 +137,7 @@ class Passwordless:
         if "mail" not in app.extensions:
             Mail(app)
         app.register_blueprint(
-            create_blueprint(Limits(state.limiter)),
+            create_blueprint(Limits(state.limiter, hooks)),
             url_prefix=app.config["PASSWORDLESS_URL_PREFIX"],
         )
         app.cli.add_command(passwordless_cli)

@@ -26,6 +26,7 @@ from .errors import PasswordlessError
 from .signals import emit, login_locked
 from .state import state
 from .wording import duration
+from .writes import apart, apart_count
 
 #: How long a check holds its identifier (a check takes milliseconds).
 HOLD = timedelta(seconds=2)
@@ -92,6 +93,9 @@ class Failures:
             t.c.last_failure_at <= sa.bindparam("stale"),
         )
         self._hold = sa.update(t).where(this, free).values(locked_until=sa.bindparam("until"))
+        self._free = free
+        #: ``claim``'s one statement, per database dialect (see ``_claim_upsert``).
+        self._claims: dict[str, Any] = {}
         self._release = (
             sa.update(t)
             .where(this, t.c.locked_until == sa.bindparam("held_until"))
@@ -154,32 +158,62 @@ class Failures:
         until = now + HOLD
         stale = now - timedelta(seconds=setting("LOCKOUT_RESET_AFTER"))
         params = {"of_identifier": identifier, "now": now, "stale": stale, "until": until}
-        if session.execute(self._hold, params).rowcount == 1:
+        dialect = session.get_bind(self.Failure).dialect.name
+        if dialect not in self._claims:
+            self._claims[dialect] = _claim_upsert(dialect, self.Failure.__table__, self._free)
+        upsert = self._claims[dialect]
+        if upsert is not None:
+            # One statement, committed apart (``writes``): the row's first INSERT, or
+            # the hold when it is free; no row back when it is held or locked.
+            row = {"identifier": identifier, "count": 0, "last_failure_at": now}
+            if apart(self.db, upsert, **params, **row):
+                return until
+        elif session.execute(self._hold, params).rowcount == 1:
             session.commit()
             return until
-        try:
-            first = {"identifier": identifier, "count": 0, "last_failure_at": now}
-            session.execute(self._first, {**first, "locked_until": until})
-            session.commit()
-            return until
-        except sa.exc.IntegrityError:  # the row exists, and is held or locked
-            session.rollback()
+        else:
+            try:
+                first = {"identifier": identifier, "count": 0, "last_failure_at": now}
+                session.execute(self._first, {**first, "locked_until": until})
+                session.commit()
+                return until
+            except sa.exc.IntegrityError:  # the row exists, and is held or locked
+                session.rollback()
         row = session.execute(self._status, {"of_identifier": identifier}).first()
         wait = (row.locked_until - now).total_seconds() if row and row.locked_until else 0
         raise LockedOut(int(wait) + 1)
 
     def release(self, identifier: str, held_until: datetime) -> None:
         """Lift this request's hold when its check counted neither way."""
-        self.db.session.execute(
-            self._release, {"of_identifier": identifier, "held_until": held_until}
-        )
-        self.db.session.commit()
+        apart_count(self.db, self._release, of_identifier=identifier, held_until=held_until)
 
     def forgive(self, identifier: str | None) -> None:
         """A success clears the count (no statement when this request saw none)."""
         if identifier and identifier not in g.get("_passwordless_clean", ()):
-            self.db.session.execute(self._forgive, {"of_identifier": identifier})
-            self.db.session.commit()
+            apart_count(self.db, self._forgive, of_identifier=identifier)
+
+
+def _claim_upsert(dialect: str, t: sa.Table, free: Any) -> Any:
+    """``claim`` as one INSERT ... ON CONFLICT DO UPDATE ... WHERE free, on SQLite and
+    PostgreSQL (both run it atomically): it returns the row when this request holds
+    the identifier, nothing when another check holds it or it is locked. None on
+    other databases, which take the UPDATE, then INSERT, path."""
+    if dialect == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert
+    elif dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        return None
+    until = sa.bindparam("until")
+    upsert = insert(t).values(
+        identifier=sa.bindparam("identifier"),
+        count=sa.bindparam("count"),
+        last_failure_at=sa.bindparam("last_failure_at"),
+        locked_until=until,
+    )
+    return upsert.on_conflict_do_update(
+        index_elements=[t.c.identifier], set_={"locked_until": until}, where=free
+    ).returning(t.c.identifier)
 
 
 def failures() -> Failures:

@@ -20,11 +20,11 @@ import math
 import threading
 import time
 from collections.abc import Callable, Iterable
-from functools import wraps
+from functools import partial, wraps
 from typing import Any
 
 from email_validator import EmailNotValidError
-from flask import current_app, request, session
+from flask import Blueprint, Flask, current_app, request, session
 from flask_limiter import Limiter
 from flask_login import current_user
 from limits import RateLimitItem, parse_many
@@ -255,11 +255,57 @@ def _disabled() -> bool:
     return not setting("LIMITER_ENABLED")
 
 
-class Limits:
-    """Decorators for the blueprint's views, bound to one app's Limiter."""
+#: Flask-Limiter settings whose limits apply to routes of the whole app: with any
+#: of them set, a Limiter the extension creates keeps its hooks app-wide.
+APP_WIDE_LIMITS = ("RATELIMIT_DEFAULT", "RATELIMIT_APPLICATION", "RATELIMIT_META")
 
-    def __init__(self, limiter: Limiter) -> None:
+#: Flask-Limiter's three request hooks: before, after and teardown.
+Hooks = tuple[Callable[..., Any], Callable[..., Any], Callable[..., Any]]
+
+
+def take_request_hooks(app: Flask, limiter: Limiter) -> Hooks | None:
+    """Take the before, after and teardown hooks that ``limiter`` put on every
+    request of ``app``, so that the blueprint runs them on its own pages only.
+
+    Every limit of a Limiter the extension creates is on the blueprint's views
+    (the after hook is what applies ``deduct_when``), so the host's pages paid for
+    hooks that had nothing to check: about a tenth of a signed-in page. Limits for
+    the whole app (``APP_WIDE_LIMITS``) keep them app-wide, and so does a
+    Flask-Limiter whose hooks are not where this version of it puts them: None.
+    """
+    if not limiter.enabled or any(app.config.get(name) for name in APP_WIDE_LIMITS):
+        return None
+    befores = app.before_request_funcs.get(None, [])
+    afters = app.after_request_funcs.get(None, [])
+    teardowns = app.teardown_request_funcs.get(None, [])
+    before = limiter._check_request_limit
+    after = next((f for f in afters if isinstance(f, partial) and f.args == (limiter,)), None)
+    teardown = next((f for f in teardowns if getattr(f, "__self__", None) is limiter), None)
+    if before not in befores or after is None or teardown is None:
+        return None
+    befores.remove(before)
+    afters.remove(after)
+    teardowns.remove(teardown)
+    return before, after, teardown
+
+
+class Limits:
+    """Decorators for the blueprint's views, bound to one app's Limiter; ``hooks``
+    are the Limiter's request hooks when they run on the blueprint only."""
+
+    def __init__(self, limiter: Limiter, hooks: Hooks | None = None) -> None:
         self.limiter = limiter
+        self.hooks = hooks
+
+    def install_hooks(self, bp: Blueprint) -> None:
+        """The Limiter's hooks on the blueprint's requests, registered before the
+        blueprint's own (its before hook runs first, its after hook last, as when
+        they were the app's)."""
+        if self.hooks is not None:
+            before, after, teardown = self.hooks
+            bp.before_request(before)
+            bp.after_request(after)
+            bp.teardown_request(teardown)
 
     def sends(self, channel: str, flow: str | None = None) -> Callable[[Any], Any]:
         """A per-IP limit, and the budgets of the identifier typed (see

@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Row
 
 from .batches import delete_in_batches
+from .writes import apart
 
 
 class Sessions:
@@ -58,15 +59,8 @@ class Sessions:
         return self.db.session.execute(statement, params)
 
     def _apart(self, statement: Any, **params: Any) -> list[Row]:
-        """One write on a connection of its own, committed at once; the rows it returned.
-
-        For the writes of sign-in and of the user loader: committing the host's
-        session there would commit whatever the host had under way, and expire the
-        user just loaded (its next read would cost a statement).
-        """
-        with self.db.engine.begin() as connection:
-            result = connection.execute(statement, params)
-            return list(result) if result.returns_rows else []
+        """The writes of sign-in and of the user loader: committed apart (``writes``)."""
+        return apart(self.db, statement, **params)
 
     def add(self, **values: Any) -> int:
         """A new row; its id."""

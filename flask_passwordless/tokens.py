@@ -123,7 +123,17 @@ class Secrets:
             .returning(t.c.code_hash, t.c.attempts, t.c.identifier, t.c.next_url)
         )
         by_id = sa.update(t).where(t.c.id == sa.bindparam("secret_id")).values(used)
-        self._consume_link = by_id.where(live, under_limit)
+        # A link is found and used in one statement: only the single winner gets its row.
+        self._redeem_link = (
+            sa.update(t)
+            .where(
+                t.c.token_hash.in_(sa.bindparam("hashes", expanding=True)),
+                t.c.purpose == sa.bindparam("of_purpose"),
+            )
+            .where(live, under_limit)
+            .values(used)
+            .returning(t.c.id, t.c.purpose, t.c.identifier, t.c.next_url, t.c.token_hash)
+        )
         # A code's own try was already counted by its claim, so consuming it does
         # not recheck the attempt limit (the fifth try may be the right one).
         self._consume_code = by_id.where(live)
@@ -178,10 +188,13 @@ class Secrets:
         self.db.session.commit()
         return issued
 
-    def _find_link(self, token: str, purpose: str) -> Any:
+    def _link_hashes(self, token: str) -> list[str]:
         if not isinstance(token, str) or not _TOKEN_SHAPE.match(token):
             raise SecretInvalid()
-        hashes = candidate_hashes(token)
+        return candidate_hashes(token)
+
+    def _find_link(self, token: str, purpose: str) -> Any:
+        hashes = self._link_hashes(token)
         row = self._run(self._by_token, hashes=hashes, of_purpose=purpose).first()
         if row is None or not any(hmac.compare_digest(h, row.token_hash) for h in hashes):
             raise SecretInvalid()
@@ -200,9 +213,20 @@ class Secrets:
         return _redeemed(row)
 
     def redeem_link(self, token: str, purpose: str) -> Redeemed:
-        """Consume the row behind a link; exactly one caller ever succeeds."""
-        row = self._find_link(token, purpose)
-        if not self._consume(self._consume_link, row.id):
+        """Consume the row behind a link; exactly one caller ever succeeds (one
+        conditional UPDATE that finds the live row and uses it)."""
+        hashes = self._link_hashes(token)
+        now = clock.now()
+        row = self._run(
+            self._redeem_link,
+            hashes=hashes,
+            of_purpose=purpose,
+            now=now,
+            used_at=now,
+            max_attempts=setting("MAX_ATTEMPTS"),
+        ).first()
+        self.db.session.commit()
+        if row is None or not any(hmac.compare_digest(h, row.token_hash) for h in hashes):
             raise SecretInvalid()
         return _redeemed(row)
 

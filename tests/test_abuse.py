@@ -159,6 +159,54 @@ def test_failed_check_limit_counts_only_failures(make_app):
     assert password_login(other).status_code == 429  # even the right password, now
 
 
+def _spy_on_limiter_hooks(monkeypatch):
+    """Record the path of every request whose Limiter before and teardown hooks run
+    (patched on the class before the app is built, so the hooks it registers are these)."""
+    from flask import request
+    from flask_limiter import Limiter
+
+    seen = {"before": [], "teardown": []}
+    before, teardown = Limiter._check_request_limit, Limiter._Limiter__release_context
+
+    def spy_before(self, *args, **kwargs):
+        seen["before"].append(request.path)
+        return before(self, *args, **kwargs)
+
+    def spy_teardown(self, *args, **kwargs):
+        seen["teardown"].append(request.path)
+        return teardown(self, *args, **kwargs)
+
+    monkeypatch.setattr(Limiter, "_check_request_limit", spy_before)
+    monkeypatch.setattr(Limiter, "_Limiter__release_context", spy_teardown)
+    return seen
+
+
+def test_created_limiter_runs_its_hooks_on_the_extensions_pages_only(make_app, monkeypatch):
+    seen = _spy_on_limiter_hooks(monkeypatch)
+    app = make_app(PASSWORDLESS_LIMIT_SEND_PER_IP="2/minute")
+    make_user(app)
+    client = app.test_client()
+    request_login(client, "alice@example.com")
+    assert submit_code(client, code_in(last(app, "email"))).status_code == 302
+    assert client.get("/private").status_code == 200
+    assert client.get("/").status_code == 200
+    host_pages = {"/", "/private"}
+    assert seen["before"] and seen["teardown"]
+    assert not host_pages & set(seen["before"]) and not host_pages & set(seen["teardown"])
+    # ... and its limits still hold there.
+    other = app.test_client()
+    request_login(other, "bob@example.com")
+    assert request_login(other, "carol@example.com").status_code == 429
+
+
+def test_limits_for_the_whole_app_keep_the_limiters_hooks_app_wide(make_app, monkeypatch):
+    seen = _spy_on_limiter_hooks(monkeypatch)
+    app = make_app(RATELIMIT_DEFAULT="3/minute")
+    client = app.test_client()
+    assert [client.get("/").status_code for _ in range(4)] == [200, 200, 200, 429]
+    assert "/" in seen["before"]
+
+
 def test_daily_sms_cap_stops_texts_without_changing_the_page(make_app):
     app = make_app(PASSWORDLESS_SMS_DAILY_LIMIT=2, RATELIMIT_STORAGE_URI="memory://")
     make_user(app, phone=PHONE)

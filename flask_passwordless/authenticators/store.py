@@ -17,6 +17,8 @@ import sqlalchemy as sa
 from flask import g
 from sqlalchemy.engine import Row
 
+from ..writes import apart_count
+
 #: Where ``of_user`` keeps this request's rows.
 _CACHE = "_passwordless_authenticators"
 
@@ -61,11 +63,10 @@ class Authenticators:
         return self.db.session.execute(statement, params)
 
     def _write(self, statement: Any, **params: Any) -> int:
-        """Run one write and commit; the rows it changed."""
+        """Run one write and commit it apart (``writes``: the user stays loaded); the
+        rows it changed."""
         g.pop(_CACHE, None)
-        count = self._run(statement, **params).rowcount
-        self.db.session.commit()
-        return count
+        return apart_count(self.db, statement, **params)
 
     def _row(
         self, user_key: str, type: str, data: dict, name: str, now: datetime, counter: Any
