@@ -198,13 +198,14 @@ def _claim_upsert(dialect: str, t: sa.Table, free: Any) -> Any:
     PostgreSQL (both run it atomically): it returns the row when this request holds
     the identifier, nothing when another check holds it or it is locked. None on
     other databases, which take the UPDATE, then INSERT, path."""
+    insert: Any
     if dialect == "sqlite":
         from sqlalchemy.dialects.sqlite import insert
     elif dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
     else:
         return None
-    until = sa.bindparam("until")
+    until: sa.BindParameter[Any] = sa.bindparam("until")
     upsert = insert(t).values(
         identifier=sa.bindparam("identifier"),
         count=sa.bindparam("count"),

@@ -76,7 +76,7 @@ def check_code(form: CodeForm, pending: ExpectedCode) -> Redeemed | None:
         failures().record(identifier)
         emit(signals.login_failed, identifier=identifier, reason="wrong-code")
         if wrong.remaining:
-            form.code.errors = [_refusal(wrong, form.code.data, pending)]
+            form.code.errors = [_refusal(wrong, form.code.data or "", pending)]
             return None
         session.pop(PENDING, None)
         raise SecretInvalid() from None
