@@ -43,6 +43,8 @@ class AuthenticatorType:
     #: The authenticator that can set this one anew (a reset link from the mailbox
     #: sets the password): the two then count as one towards a session's level.
     derived_from: str | None = None
+    #: The account page where the user manages it (None: no page of its own).
+    manage_endpoint: str | None = None
 
     def is_first(self) -> bool:
         """May prove who someone is on its own (a sign-in page exists for it)."""
@@ -73,6 +75,12 @@ class AuthenticatorType:
         """Check ``value``. Raise ``CodeWrong`` or ``SecretInvalid`` to say more than
         "wrong"; each check must be single use (a conditional UPDATE)."""
         raise NotImplementedError
+
+    def proofs(self, user: Any) -> list[str]:
+        """What the auth record gains from this request's passed check: the type
+        itself, and more when one check proved more (a passkey that verified its
+        user proves something it has and something it knows or is)."""
+        return [self.name]
 
     def after_use(self, user: Any) -> None:
         """Called once the step this type proved is passed (notices, signals)."""
