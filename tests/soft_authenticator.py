@@ -59,7 +59,8 @@ class SoftAuthenticator:
         key = ec.generate_private_key(ec.SECP256R1())
         credential_id = os.urandom(32)
         handle = unb64(options["user"]["id"])
-        self.credentials[credential_id] = Credential(credential_id, key, handle, options["rp"]["id"])
+        rp_of_options = options["rp"]["id"]
+        self.credentials[credential_id] = Credential(credential_id, key, handle, rp_of_options)
         numbers = key.public_key().public_numbers()
         cose = cbor2.dumps(
             {
