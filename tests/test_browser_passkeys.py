@@ -57,6 +57,11 @@ def with_authenticator(page, *, user_verified: bool = True, transport: str = "in
     return added["authenticatorId"]
 
 
+def unpadded(standard_b64: str) -> str:
+    """DevTools gives ids in standard base64; WebAuthn JSON uses base64url."""
+    return standard_b64.replace("+", "-").replace("/", "_").rstrip("=")
+
+
 def sign_in_by_email(server, page, email: str) -> None:
     before = len(server.outbox)
     page.goto("/auth/login")
@@ -130,15 +135,25 @@ def test_without_user_verification_the_second_step_is_asked(device, server):
     create_passkey(page)
     sign_out(page)
     turn_on_two_step(server, ALICE)
-    # The same passkey on a security key that cannot verify its user (no PIN). (One made
-    # there would be hidden from a usernameless request: Chromium protects
-    # discoverable credentials made without user verification, credProtect 2.)
+    # The same passkey on a security key that cannot verify its user (no PIN).
     cdp = page._passkey_cdp
     credentials = cdp.send("WebAuthn.getCredentials", {"authenticatorId": made_on})
     cdp.send("WebAuthn.removeVirtualAuthenticator", {"authenticatorId": made_on})
     plain = with_authenticator(page, user_verified=False, transport="usb")
     for credential in credentials["credentials"]:
         cdp.send("WebAuthn.addCredential", {"authenticatorId": plain, "credential": credential})
+    # Chromium asks a usernameless request for user verification from every CTAP2
+    # authenticator; naming the passkey lets one without it answer, as a browser
+    # does for a passkey it was told about.
+    ids = [unpadded(c["credentialId"]) for c in credentials["credentials"]]
+
+    def naming_the_passkey(route):
+        response = route.fetch()
+        options = response.json()
+        options["allowCredentials"] = [{"type": "public-key", "id": i} for i in ids]
+        route.fulfill(response=response, body=json.dumps(options))
+
+    page.route("**/auth/login/passkey/options", naming_the_passkey)
     page.goto("/auth/login")
     page.get_by_role("button", name="Sign in with a passkey").click()
     expect(page.get_by_role("heading", name="One more step")).to_be_visible()

@@ -103,7 +103,6 @@
       if (credential) send(form, credential);
     }).catch(function (error) {
       if (error && error.message === "no options") return;
-      if (window.console) console.info("passkey:", error && error.name, error && error.message);
       showError(form, error && error.name === "InvalidStateError"
         ? "This passkey is already saved for your account."
         : "No passkey was used. Try again, or choose another way.");
