@@ -327,9 +327,7 @@ def test_a_passkey_is_found_by_an_indexed_lookup(app):
 
 def step_answer(client, soft, path="/auth/two-factor"):
     token = csrf_token(client, path + "?method=passkey")
-    options = client.post(
-        "/auth/two-factor/passkey/options", data={"csrf_token": token}
-    ).get_json()
+    options = client.post("/auth/two-factor/passkey/options", data={"csrf_token": token}).get_json()
     data = {"csrf_token": token, "method": "passkey", "credential": soft.get(options)}
     return options, client.post(path, data=data)
 

@@ -51,8 +51,8 @@ def register(bp: Blueprint, limits: Limits) -> None:
     )
     bp.add_url_rule(
         "/account/passkeys/options",
-        endpoint="account_passkey_options",
-        view_func=confirmed(limits.checks(account_passkey_options)),
+        endpoint="new_passkey_options",
+        view_func=confirmed(limits.checks(new_passkey_options)),
         methods=["POST"],
     )
     bp.add_url_rule(
@@ -133,7 +133,7 @@ def add_passkey(user: Any, credential: Any, name: str | None) -> bool:
     return True
 
 
-def account_passkey_options() -> Any:
+def new_passkey_options() -> Any:
     return _json(passkey.registration_options(current_user._get_current_object()))
 
 
