@@ -194,6 +194,12 @@ def test_an_extra_allowed_origin_is_accepted(make_app, clock):
     assert passkey_login(browser, soft, origin="https://login.example.com").status_code == 302
 
 
+def test_an_answer_naming_another_user_handle_is_refused(app, client, soft):
+    browser = with_passkey(app, client, soft)
+    refused = passkey_login(browser, soft, user_handle=bytes(64))
+    assert refused.status_code == 400 and signed_in_as(browser) == "nobody"
+
+
 def test_a_wrong_rp_id_hash_is_refused(app, client, soft):
     browser = with_passkey(app, client, soft)
     refused = passkey_login(browser, soft, rp_id="example.com")
