@@ -5,7 +5,7 @@
 //   token goes along) for the options JSON, asks the browser for the passkey,
 //   puts the answer (JSON) in the form's "credential" field, then submits it.
 // - The login form (data-conditional) also offers passkeys in the email field's
-//   autofill (autocomplete="username webauthn") where the browser can.
+//   autofill (the script sets autocomplete="username webauthn") where it can.
 (function () {
   "use strict";
   var forms = document.querySelectorAll("form[data-passkey]");
@@ -113,6 +113,10 @@
     if (!PKC.isConditionalMediationAvailable || !window.AbortController) return;
     PKC.isConditionalMediationAvailable().then(function (available) {
       if (!available) return;
+      // The token lets the browser list passkeys in the field's autofill. Added
+      // here, not in the HTML: without this script there is nothing to offer.
+      var field = document.querySelector('input[name="email"]');
+      if (field) field.setAttribute("autocomplete", "username webauthn");
       return options(form).then(function (json) {
         pending = new AbortController();
         return navigator.credentials.get({
