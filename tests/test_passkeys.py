@@ -13,7 +13,15 @@ from factors import PHONE, last, make_user, pass_second_factor, password_login, 
 from soft_authenticator import SoftAuthenticator, b64
 
 from apps import db
-from conftest import auth_methods, code_in, csrf_token, request_login, signed_in_as, submit_code
+from conftest import (
+    auth_methods,
+    code_in,
+    csrf_token,
+    race,
+    request_login,
+    signed_in_as,
+    submit_code,
+)
 from flask_passwordless import authenticator_added, authenticator_removed
 from flask_passwordless.authenticators import passkey
 from flask_passwordless.signals import passkey_cloned
@@ -448,3 +456,24 @@ def test_a_tampered_attestation_object_is_refused(app, client, soft):
         table = passkey.state().models.Authenticator.__table__
         rows = db.session.execute(sa.select(table).where(table.c.type == "passkey")).all()
         assert rows == []
+
+
+# -- races -------------------------------------------------------------------------
+
+
+def test_one_answer_sent_many_times_at_once_signs_in_once(racing_app):
+    app, soft = racing_app, SoftAuthenticator()
+    browser = with_passkey(app, app.test_client(), soft)
+    options, token = login_options(browser)
+    answer = soft.get(options)
+    cookie = browser.get_cookie("session").value
+    copies = []
+    for _ in range(8):  # the same browser's cookie, eight times
+        copy = app.test_client()
+        copy.set_cookie("session", cookie)
+        copies.append(copy)
+    data = {"csrf_token": token, "credential": answer}
+    statuses = race(
+        [lambda c=c: c.post("/auth/login/passkey", data=data).status_code for c in copies]
+    )
+    assert sorted(statuses) == [302] + [400] * 7
