@@ -17,7 +17,7 @@ from typing import Any
 from flask import Blueprint, current_app, flash, redirect, request, url_for
 from flask_login import current_user
 
-from .. import devices, signals
+from .. import devices, request_info, signals
 from ..authenticators import passkey
 from ..config import only_when
 from ..delivery import render_email, send
@@ -122,7 +122,7 @@ def account_passkeys() -> Any:
 def add_passkey(user: Any, credential: Any, name: str | None) -> bool:
     """Save a passkey the browser created (the operation; the view reads the form).
     A refusal is flashed; the owner is told about a success."""
-    name = name or "Passkey on " + describe_user_agent(request.user_agent.string)
+    name = name or "Passkey on " + describe_user_agent(request_info.user_agent())
     try:
         passkey.register(user, credential, name)
     except passkey.PasskeyRefused as refused:
