@@ -78,6 +78,21 @@ SETTINGS: dict[str, tuple[Any, str]] = {
         None,
         "Regions (ISO codes) that may receive SMS; None means only PHONE_DEFAULT_REGION.",
     ),
+    "PASSKEYS": (True, "Offer passkeys (WebAuthn): sign-in, second step, confirm, and their page."),
+    "WEBAUTHN_RP_ID": (
+        None,
+        "Relying party ID of passkeys (a registrable domain, e.g. example.com); None means "
+        "the host of the base URL. Passkeys made for one RP ID work only there.",
+    ),
+    "WEBAUTHN_ORIGINS": (
+        (),
+        "Origins besides the base URL's that may use the passkeys (e.g. "
+        "https://login.example.com), as a list.",
+    ),
+    "WEBAUTHN_TIMEOUT": (
+        300,
+        "Seconds a passkey challenge stays usable (at most 300); each is used once.",
+    ),
     "REAUTH_WITHIN": (
         600,
         "Seconds within which the session must have proved the account's full strength "

@@ -65,6 +65,11 @@ class CodeWrong(PasswordlessError):
         super().__init__(f"That code is not right. You have {tries} left.")
 
 
+class CheckRefused(PasswordlessError):
+    """A second-step or confirm check that failed with its own message (a passkey
+    that is not this account's); it counts as a failure, like a wrong code."""
+
+
 class FormExpired(PasswordlessError):
     """A POST whose CSRF token is missing, forged or too old."""
 

@@ -255,11 +255,17 @@ class StepForm(Form):
         validators=[Length(max=1024, message="That is too long for a password.")],
         render_kw={"autocomplete": "current-password"},
     )
+    #: A passkey's answer (JSON), filled in by the page's script.
+    credential = HiddenField(widget=HIDDEN, validators=[Length(max=16_384)])
     remember = BooleanField("Remember this device", widget=CheckboxInput())
+
+    def field_for(self, field: str) -> Any:
+        """The form field of a type's ``field`` ("code", "text", "password", "passkey")."""
+        return {"password": self.password, "passkey": self.credential}.get(field, self.code)
 
     def value_for(self, field: str) -> str:
         """What was typed in the field the type asks for ("" when nothing)."""
-        data = self.password.data if field == "password" else self.code.data
+        data = self.field_for(field).data
         if field == "code":
             data = _digits_only(data)
         return data if isinstance(data, str) else ""
@@ -276,3 +282,23 @@ class TwoFactorSettingForm(Form):
 
 class ActionForm(Form):
     """A bare button (sign out, revoke): only the CSRF token matters."""
+
+
+class PasskeyForm(Form):
+    """A passkey's answer from the page's script (JSON), and where to go next."""
+
+    credential = HiddenField(widget=HIDDEN, validators=[Length(max=16_384)])
+    next = HiddenField(widget=HIDDEN, validators=[Length(max=1024)])
+
+
+class PasskeyNameForm(Form):
+    """A passkey's name (new, or a rename)."""
+
+    credential = HiddenField(widget=HIDDEN, validators=[Length(max=16_384)])
+    name = StringField(
+        "Name",
+        widget=TextInput(),
+        validators=[Length(max=80, message="Keep the name under 80 characters.")],
+        filters=[_strip],
+        render_kw={"autocomplete": "off"},
+    )

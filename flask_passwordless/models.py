@@ -133,12 +133,14 @@ def _declare_failure(db: Any) -> Any:
 def _declare_authenticator(db: Any) -> Any:
     class Authenticator(db.Model):
         """Something a user enrolled that does not live on the user row: an
-        authenticator app, one recovery code, later a passkey.
+        authenticator app, one recovery code, a passkey.
 
         ``data`` is the type's own JSON (a sealed TOTP secret, a recovery code's
         HMAC); nothing in it is a secret in clear. ``counter`` is the last
-        accepted TOTP time step (a passkey's signature count later): checks
+        accepted TOTP time step, or a passkey's signature count: checks
         advance it with one conditional UPDATE, so a step is used once.
+        ``lookup`` finds a row by something the browser sends (the SHA-256 of a
+        passkey's credential id) through a unique index, never a scan of ``data``.
         """
 
         __tablename__ = "passwordless_authenticator"
@@ -154,6 +156,7 @@ def _declare_authenticator(db: Any) -> Any:
         counter: Mapped[int | None] = mapped_column(sa.BigInteger)
         created_at: Mapped[datetime] = mapped_column(sa.DateTime)
         last_used_at: Mapped[datetime | None] = mapped_column(sa.DateTime)
+        lookup: Mapped[str | None] = mapped_column(sa.String(64), unique=True, index=True)
 
     return Authenticator
 

@@ -50,6 +50,9 @@ authenticator_added = _signals.signal("authenticator-added")
 authenticator_removed = _signals.signal("authenticator-removed")
 #: A recovery code was used at the second step (``user``, ``remaining``).
 recovery_code_used = _signals.signal("recovery-code-used")
+#: A passkey's signature counter went backwards: it may have been cloned; the use was
+#: refused (``user``, ``authenticator_id``, ``counter``).
+passkey_cloned = _signals.signal("passkey-cloned")
 #: A rate limit was hit (``limit``, ``endpoint``).
 rate_limited = _signals.signal("rate-limited")
 

@@ -36,6 +36,9 @@ class SecondFactorUnavailable(PasswordlessError):
 #: need the second step when it is on. A reset link counts as one, so a reset
 #: never skips the second step.
 KNOWLEDGE = {"password", "reset"}
+#: First factors that prove only something the user has, with nothing sent to a
+#: channel they control: a passkey that did not verify its user.
+POSSESSION = {"passkey"}
 
 
 def two_step_required(user: Any) -> bool:
@@ -50,7 +53,7 @@ def two_step_on(user: Any) -> bool:
 def second_factor_required(user: Any, method: str) -> bool:
     if not two_step_on(user):
         return False
-    return method in KNOWLEDGE or setting("TWO_FACTOR_FOR_PASSWORDLESS")
+    return method in KNOWLEDGE | POSSESSION or setting("TWO_FACTOR_FOR_PASSWORDLESS")
 
 
 def first_factor_passed(user: Any, method: str, next_url: str | None) -> Any:

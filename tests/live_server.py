@@ -54,13 +54,18 @@ class LiveServer:
 
 
 @contextmanager
-def live_server(tmp_path: Path, **config: Any) -> Iterator[LiveServer]:
-    """Serve a fresh host app with its tables created; stop it afterwards."""
+def live_server(
+    tmp_path: Path, *, public_host: str = "127.0.0.1", **config: Any
+) -> Iterator[LiveServer]:
+    """Serve a fresh host app with its tables created; stop it afterwards.
+
+    It listens on 127.0.0.1 only; ``public_host`` is the name in its URL
+    ("localhost" for passkeys: a WebAuthn RP ID cannot be an IP address)."""
     app = create_app(f"sqlite:///{tmp_path / 'live.db'}", **config)
     with app.app_context():
         db.create_all()
     server = make_server("127.0.0.1", 0, app, threaded=True)
-    url = f"http://127.0.0.1:{server.server_port}"
+    url = f"http://{public_host}:{server.server_port}"
     # Links in messages must point at this server; set before the first request.
     app.config["PASSWORDLESS_BASE_URL"] = url
     thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)

@@ -23,6 +23,7 @@ from twilio_server import TwilioServer
 
 from conftest import add_user, code_in
 from flask_passwordless import Message
+from flask_passwordless.clock import utcnow
 from live_server import LiveServer
 
 EMAIL = "erin@example.com"
@@ -57,6 +58,7 @@ TEMPLATES = frozenset(
         "account_devices",
         "account_sessions",
         "account_totp",
+        "account_passkeys",
         "recovery_codes",
         "recovery_codes_new",
         "account",
@@ -327,6 +329,7 @@ def account_pages(page: Page, server: LiveServer, twilio: TwilioServer, see: See
     see(page, "account_phone", "removal-refused")
 
     authenticator_app(page, see)
+    passkeys_page(page, server, see)
 
     # The app is a second step of its own now: the number may go, once asked.
     page.goto("/auth/account/phone")
@@ -364,6 +367,27 @@ def authenticator_app(page: Page, see: See) -> None:
     page.goto("/auth/account/recovery-codes")
     expect_page(page, "Recovery codes")
     see(page, "recovery_codes", "ten-left")
+
+
+def passkeys_page(page: Page, server: LiveServer, see: See) -> None:
+    """The passkeys page empty, with one passkey, and after removing it. (Creating
+    one needs a localhost origin and an authenticator: test_browser_passkeys.)"""
+    page.goto("/auth/account/passkeys")
+    expect_page(page, "Passkeys")
+    see(page, "account_passkeys", "empty")
+    with server.app.app_context():
+        state = server.app.extensions["passwordless"]
+        user = state.adapter.find_by_email(EMAIL)
+        data = {"credential_id": "AAAA", "public_key": "AAAA", "backed_up": True}
+        state.authenticators.add(
+            state.adapter.key_of(user), "passkey", data, name="Tour laptop", now=utcnow()
+        )
+    page.reload()
+    expect(page.get_by_text("Tour laptop", exact=True)).to_be_visible()
+    see(page, "account_passkeys", "listed")
+    press(page, "Remove Tour laptop")
+    expect_message(page, "The passkey was removed")
+    see(page, "account_passkeys", "removed")
 
 
 def second_factor(page: Page, server: LiveServer, twilio: TwilioServer, see: See) -> None:

@@ -144,7 +144,7 @@ def test_link_page_can_be_opened_often_but_the_button_works_once(device, server,
 
     # Posting the used token again, with a valid form, is refused.
     second.goto("/auth/login")
-    csrf = second.locator("input[name=csrf_token]").get_attribute("value")
+    csrf = second.locator("#csrf_token").get_attribute("value")
     token = link.split("token=", 1)[1]
     again = phone.request.post(
         "/auth/login/link", form={"token": token, "csrf_token": csrf}, max_redirects=0

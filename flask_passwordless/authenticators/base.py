@@ -86,6 +86,12 @@ class AuthenticatorType:
         "wrong"; each check must be single use (a conditional UPDATE)."""
         raise NotImplementedError
 
+    def proofs(self, user: Any) -> list[str]:
+        """What the auth record gains from this request's passed check: the type
+        itself, and more when one check proved more (a passkey that verified its
+        user proves something it has and something it knows or is)."""
+        return [self.name]
+
     def after_use(self, user: Any) -> None:
         """Called once the step this type proved is passed (notices, signals)."""
 

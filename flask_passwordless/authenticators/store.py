@@ -43,6 +43,8 @@ class Authenticators:
         self._insert = sa.insert(t).returning(t.c.id)
         self._of_user = sa.select(t).where(owner).order_by(t.c.id)
         self._get = sa.select(t).where(this, owner)
+        self._by_lookup = sa.select(t).where(t.c.lookup == sa.bindparam("of_lookup"))
+        self._rename = sa.update(t).where(this, owner).values(name=sa.bindparam("new_name"))
         self._remove = sa.delete(t).where(this, owner)
         self._remove_type = sa.delete(t).where(owner, of_type)
         self._advance = (
@@ -69,9 +71,17 @@ class Authenticators:
         return apart_count(self.db, statement, **params)
 
     def _row(
-        self, user_key: str, type: str, data: dict, name: str, now: datetime, counter: Any
+        self,
+        user_key: str,
+        type: str,
+        data: dict,
+        name: str,
+        now: datetime,
+        counter: Any,
+        lookup: str | None = None,
     ) -> dict[str, Any]:
         return {
+            "lookup": lookup,
             "user_key": user_key,
             "type": type,
             "name": name,
@@ -90,10 +100,12 @@ class Authenticators:
         name: str = "",
         now: datetime,
         counter: int | None = None,
+        lookup: str | None = None,
     ) -> int:
         """Enrol one authenticator; returns its id. ``counter`` starts a TOTP app at
-        the step that confirmed it, so that code cannot sign in afterwards."""
-        row = self._row(user_key, type, data, name, now, counter)
+        the step that confirmed it, so that code cannot sign in afterwards;
+        ``lookup`` is unique (a passkey's credential id, hashed)."""
+        row = self._row(user_key, type, data, name, now, counter, lookup)
         new_id = self._run(self._insert, **row).scalar_one()
         g.pop(_CACHE, None)
         self.db.session.commit()
@@ -148,6 +160,18 @@ class Authenticators:
         if not _is_id(authenticator_id):
             return None
         return self._run(self._get, authenticator_id=authenticator_id, owner=user_key).first()
+
+    def find(self, lookup: str) -> Row | None:
+        """The row with this ``lookup`` (one indexed read), whoever owns it: the
+        caller checks the owner."""
+        return self._run(self._by_lookup, of_lookup=lookup).first()
+
+    def rename(self, user_key: str, authenticator_id: Any, name: str) -> bool:
+        """Rename one of the user's own authenticators; False when there was none."""
+        if not _is_id(authenticator_id):
+            return False
+        params = {"authenticator_id": authenticator_id, "owner": user_key, "new_name": name}
+        return self._write(self._rename, **params) == 1
 
     def remove(self, user_key: str, authenticator_id: Any) -> bool:
         """Delete one of the user's own authenticators; False when there was none."""

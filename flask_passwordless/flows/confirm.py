@@ -127,7 +127,8 @@ def confirm() -> Any:
     step = _this_users_step(user)
     if form.validate_on_submit() and verify_step(user, step, kind, form):
         step_passed(user, step, kind)
-        add_proof(kind.name)
+        for method in kind.proofs(user):
+            add_proof(method)
         return redirect(step.next or setting("POST_LOGIN_URL"))
     form.method.data = kind.name
     return render_step(

@@ -15,7 +15,7 @@ from flask import Blueprint, flash, redirect, request, url_for
 from .. import devices, signals
 from ..authenticators import AuthenticatorType
 from ..config import setting
-from ..errors import CodeWrong, FormExpired, SecretInvalid
+from ..errors import CheckRefused, CodeWrong, FormExpired, SecretInvalid
 from ..failures import failures
 from ..forms import ActionForm, StepForm
 from ..limits import Limits
@@ -79,6 +79,8 @@ def check_step(user: Any, step: Step, kind: AuthenticatorType, value: str) -> st
         passed = kind.verify(user, value, step)
     except CodeWrong as refused:
         passed, wrong = False, refused.message if refused.remaining else EXPIRED
+    except CheckRefused as refused:
+        passed, wrong = False, refused.message
     except SecretInvalid:
         failures().release(lock, held)
         save_step(step)
@@ -96,8 +98,7 @@ def verify_step(user: Any, step: Step, kind: AuthenticatorType, form: StepForm) 
     """``check_step`` with what the form holds; a refusal becomes the field's error."""
     refusal = check_step(user, step, kind, form.value_for(kind.field))
     if refusal is not None:
-        field = form.password if kind.field == "password" else form.code
-        field.errors = [refusal]
+        form.field_for(kind.field).errors = [refusal]
     return refusal is None
 
 
@@ -111,8 +112,7 @@ def step_passed(user: Any, step: Step, kind: AuthenticatorType) -> None:
 
 def render_step(user: Any, step: Step, kind: AuthenticatorType, form: StepForm, **page: Any) -> Any:
     offers = page.pop("offers")
-    field = form.password if kind.field == "password" else form.code
-    field.label.text = kind.prompt
+    form.field_for(kind.field).label.text = kind.prompt
     return render_page(
         "two_factor.html",
         form=form,
@@ -145,7 +145,7 @@ def two_factor() -> Any:
             device = devices.remember(user)
             emit(signals.device_remembered, user=user, device=device)
         # A browser remembered just now is still new: its owner hears about it.
-        return complete(user, [step.first, kind.name], step.next, known_device=False)
+        return complete(user, [step.first, *kind.proofs(user)], step.next, known_device=False)
     form.method.data = kind.name
     return render_step(
         user,
