@@ -477,3 +477,14 @@ def test_one_answer_sent_many_times_at_once_signs_in_once(racing_app):
         [lambda c=c: c.post("/auth/login/passkey", data=data).status_code for c in copies]
     )
     assert sorted(statuses) == [302] + [400] * 7
+
+
+def test_the_account_page_counts_the_passkeys(app, client, soft):
+    make_user(app)
+    email_sign_in(app, client)
+    page = " ".join(client.get("/auth/account").get_data(as_text=True).split())
+    assert '<dt><a href="/auth/account/passkeys">Passkey</a></dt> <dd>Not set up</dd>' in page
+    add_passkey(client, soft, name="Laptop")
+    add_passkey(client, SoftAuthenticator(), name="Phone")
+    page = " ".join(client.get("/auth/account").get_data(as_text=True).split())
+    assert '<dt><a href="/auth/account/passkeys">Passkey</a></dt> <dd>2 passkeys</dd>' in page

@@ -379,6 +379,10 @@ class PasskeyType(AuthenticatorType):
     def enrolled(self, user: Any) -> bool:
         return bool(passkeys_of(user))
 
+    def summary(self, user: Any) -> str | None:
+        count = len(passkeys_of(user))
+        return f"{count} passkey{'' if count == 1 else 's'}" if count else None
+
     def last_used(self, user: Any) -> datetime | None:
         used = [row.last_used_at for row in passkeys_of(user) if row.last_used_at]
         return max(used) if used else None
