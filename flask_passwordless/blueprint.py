@@ -9,7 +9,7 @@ from flask import Blueprint
 from flask_limiter.errors import RateLimitExceeded
 from flask_wtf.csrf import CSRFError
 
-from . import pages
+from . import pages, request_info
 from .errors import PasswordlessError, RateLimited
 from .flows import (
     account,
@@ -73,7 +73,7 @@ def create_blueprint(limits: Limits) -> Blueprint:
     limits.install_hooks(bp)
     for flow in FLOWS:
         flow.register(bp, limits)
-    bp.before_request(pages.check_script_root)
+    bp.before_request(request_info.check_request_url)
     bp.before_request(pages.check_csrf)
     bp.after_request(pages.secure_headers)
     bp.app_context_processor(pages.template_context)

@@ -5,10 +5,9 @@ from __future__ import annotations
 import logging
 from contextlib import suppress
 from typing import Any
-from urllib.parse import urlsplit
 
 import sqlalchemy as sa
-from flask import abort, current_app, g, make_response, render_template, request
+from flask import current_app, g, make_response, render_template, request
 from flask_wtf.csrf import CSRFError
 
 from .config import setting
@@ -86,25 +85,6 @@ def handle_error(error: PasswordlessError) -> Any:
     if retry_after:
         response.headers["Retry-After"] = str(retry_after)
     return response
-
-
-def check_script_root() -> None:
-    """Refuse (400) a path prefix that is not a path.
-
-    The prefix (``SCRIPT_NAME``; ``X-Forwarded-Prefix`` through ProxyFix) starts
-    every redirect: ``http://[`` makes Werkzeug's Location header unparseable (a
-    500), ``//host`` points it off-site. A proxy sets the prefix, never forwards
-    the client's, so this only meets a forged or misconfigured one.
-    """
-    root = request.script_root
-    if not root:
-        return
-    try:
-        parts = urlsplit(root)
-    except ValueError:
-        abort(400)
-    if parts.scheme or parts.netloc or not root.startswith("/") or root.startswith("//"):
-        abort(400)  # a path prefix starts with one slash ("[::1" would join the host)
 
 
 def check_csrf() -> None:

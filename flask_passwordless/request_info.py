@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import unicodedata
 from contextlib import suppress
+from urllib.parse import urlsplit
 
-from flask import request
+from flask import abort, request
 
 #: Longest User-Agent kept (the device table's column).
 USER_AGENT_LENGTH = 512
@@ -53,3 +54,27 @@ def user_agent() -> str:
 def client_address() -> str | None:
     """The client address as the app sees it (``remote_addr``), cleaned; None if unknown."""
     return clean(request.remote_addr, ADDRESS_LENGTH) or None
+
+
+def check_request_url() -> None:
+    """Refuse (400) a request whose own URL cannot be written: a path prefix that
+    is not a path, or a scheme that is neither http nor https.
+
+    The prefix (``SCRIPT_NAME``; ``X-Forwarded-Prefix`` through ProxyFix) starts
+    every redirect: ``http://[`` makes Werkzeug's Location header unparseable (a
+    500), ``//host`` points it off-site. A proxy sets the prefix, never forwards
+    the client's, so this only meets a forged or misconfigured one. The same goes
+    for the scheme (``X-Forwarded-Proto: http://[``): the sign-in redirect's
+    ``next`` is the request's URL, which Werkzeug then cannot build (a 500).
+    """
+    if request.scheme not in ("http", "https"):
+        abort(400)
+    root = request.script_root
+    if not root:
+        return
+    try:
+        parts = urlsplit(root)
+    except ValueError:
+        abort(400)
+    if parts.scheme or parts.netloc or not root.startswith("/") or root.startswith("//"):
+        abort(400)  # a path prefix starts with one slash ("[::1" would join the host)

@@ -14,6 +14,7 @@ from flask_login import current_user, login_user, logout_user
 
 from . import clock, server_sessions
 from .config import setting
+from .request_info import check_request_url
 from .signals import emit, sessions_revoked, user_logged_in
 from .state import state
 from .strength import AuthRecord, current_record, start_record
@@ -268,6 +269,7 @@ def auth_required(
         @wraps(view)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             if not current_user.is_authenticated:
+                check_request_url()  # the sign-in redirect carries this URL
                 return current_app.login_manager.unauthorized()  # type: ignore[attr-defined]
             if not _record_satisfies(methods, within, level):
                 flash("Please confirm it is you to continue.", "info")

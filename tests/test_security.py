@@ -208,6 +208,18 @@ def test_the_issues_prefix_without_its_slash_is_refused_and_sends_nothing(make_a
     assert app.extensions["passwordless"].outbox == []
 
 
+@pytest.mark.parametrize("path", ["/auth/account", "/auth/account/devices", "/private"])
+def test_a_forged_scheme_on_a_protected_page_is_refused_not_a_500(make_app, path):
+    """Signed out, a protected page sends the browser to sign in with its own URL
+    as ``next``; ``X-Forwarded-Proto: http://[`` made that URL unbuildable (the
+    header fuzz found it on the account page), our page or the host's."""
+    app = _behind_proxy_fix(make_app())
+    response = app.test_client().get(path, headers={"X-Forwarded-Proto": "http://["})
+    assert response.status_code == 400
+    normal = app.test_client().get(path, headers={"X-Forwarded-Proto": "https"})
+    assert normal.status_code == 302 and "/auth/login" in normal.headers["Location"]
+
+
 def test_server_name_links_ignore_the_script_root(make_app):
     app = make_app(PASSWORDLESS_BASE_URL=None, SERVER_NAME="login.example.org")
     _behind_proxy_fix(app)
