@@ -16,7 +16,7 @@ from flask_login import LoginManager
 from flask_mail import Mail
 from flask_wtf.csrf import CSRFProtect
 
-from . import audit
+from . import audit, i18n
 from .adapter import UserAdapter
 from .authenticators import AuthenticatorType, Registry, builtin_registry
 from .authenticators.store import Authenticators
@@ -65,6 +65,8 @@ class PasswordlessState:
     #: Whether this process has logged the production problems (``_warn_once``).
     warned: bool = False
     warn_lock: threading.Lock = field(default_factory=threading.Lock)
+    #: Loaded catalogues, per locale (``i18n.PasswordlessDomain``).
+    translations: dict[Any, Any] = field(default_factory=dict)
 
 
 class Passwordless:
@@ -123,6 +125,7 @@ class Passwordless:
         )
         app.extensions["passwordless"] = state
 
+        i18n.set_up(app)
         _login_manager(app)
         if "csrf" not in app.extensions:
             # Ours guards the extension's pages only (see pages.check_csrf): a host's
@@ -174,8 +177,10 @@ def _login_manager(app: Flask) -> LoginManager:
     manager.user_loader(load_signed_in_user)
     if manager.login_view is None:
         manager.login_view = "passwordless.login"
-        manager.login_message = "Please sign in to see this page."
+        manager.login_message = i18n.lazy_gettext("Please sign in to see this page.")
         manager.login_message_category = "info"
+        # A lazy string cannot go into the session: flash it translated, now.
+        manager.localize_callback = manager.localize_callback or str
     return manager
 
 
