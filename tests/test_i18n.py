@@ -19,8 +19,7 @@ from flask_babel import Babel
 from flask_babel import gettext as host_gettext
 
 from apps import User, db, passwordless
-from flask_passwordless import UserAdapter
-from flask_passwordless import i18n
+from flask_passwordless import UserAdapter, i18n
 
 LANG = re.compile(r'<html lang="([^"]*)" dir="([^"]*)">')
 
@@ -190,9 +189,8 @@ def test_outside_a_request_the_adapter_names_the_language(tmp_path):
         with i18n.language_for(other):
             assert i18n.gettext("Hello") == "Hello"
     # In a request, the request's language: the record never shows on a page.
-    with app.test_request_context(headers={"Accept-Language": "en"}):
-        with i18n.language_for(marie):
-            assert i18n.gettext("Hello") == "Hello"
+    with app.test_request_context(headers={"Accept-Language": "en"}), i18n.language_for(marie):
+        assert i18n.gettext("Hello") == "Hello"
 
 
 @pytest.mark.parametrize(
