@@ -13,7 +13,10 @@ from pathlib import Path
 
 import pytest
 from babel.messages.catalog import Catalog
-from babel.messages.mofile import write_mo
+from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir
+from babel.messages.frontend import parse_keywords, parse_mapping_cfg
+from babel.messages.mofile import read_mo, write_mo
+from babel.messages.pofile import read_po
 from flask import Flask, render_template_string
 from flask_babel import Babel
 from flask_babel import gettext as host_gettext
@@ -207,3 +210,78 @@ def test_dates_are_written_the_readers_way(tmp_path, accept, day, moment):
     with app.test_request_context(headers={"Accept-Language": accept}):
         assert i18n.format_date(when) == day
         assert i18n.format_datetime(when).replace(" ", " ") == moment.replace(" ", " ")
+
+
+# The catalogues ------------------------------------------------------------------------
+
+ROOT = Path(__file__).resolve().parent.parent
+POT = i18n.TRANSLATIONS / f"{i18n.DOMAIN}.pot"
+PO_FILES = sorted(i18n.TRANSLATIONS.glob(f"*/LC_MESSAGES/{i18n.DOMAIN}.po"))
+
+
+def read_catalogue(path: Path) -> Catalog:
+    with open(path, "rb") as source:
+        return read_po(source)
+
+
+def language_of(path: Path) -> str:
+    return path.parent.parent.name
+
+
+def source_strings() -> set:
+    """Every string in our Python and templates, extracted as ``make translations`` does."""
+    with open(ROOT / "babel.cfg") as mapping:
+        method_map, options_map = parse_mapping_cfg(mapping)
+    makefile = (ROOT / "Makefile").read_text()
+    ours = re.search(r"^KEYWORDS := (.*)$", makefile, re.M).group(1).replace("-k ", "").split()
+    keywords = {**DEFAULT_KEYWORDS, **parse_keywords(ours)}
+    found = extract_from_dir(str(ROOT), method_map, options_map, keywords=keywords)
+    return {message for _file, _line, message, _comments, _context in found}
+
+
+def test_the_template_holds_every_string_of_the_source():
+    """A string added without ``make translations`` would stay English everywhere."""
+    listed = {message.id for message in read_catalogue(POT) if message.id}
+    assert source_strings() == listed, "run `make translations` and commit the result"
+
+
+def test_every_language_has_its_catalogue_from_the_current_template():
+    languages = {language_of(path) for path in PO_FILES}
+    assert {"de", "fr", "es", "pt_BR", "ja", "ar"} <= languages
+    template = {message.id for message in read_catalogue(POT) if message.id}
+    for path in PO_FILES:
+        ids = {m.id for m in read_catalogue(path) if m.id}
+        assert ids == template, f"{path} is not updated: run `make translations`"
+
+
+@pytest.mark.parametrize("path", PO_FILES, ids=language_of)
+def test_every_translation_keeps_the_placeholders_of_its_source(path):
+    """Babel's checkers: the same %(name)s placeholders, the language's number of plural forms."""
+    problems = [
+        f"{message.id!r}: {error}"
+        for message, errors in read_catalogue(path).check()
+        for error in errors
+    ]
+    assert problems == []
+
+
+@pytest.mark.parametrize("language", [x for x in i18n.SHIPPED_LANGUAGES if x != "en"])
+def test_a_shipped_catalogue_is_complete_and_compiled(language):
+    path = i18n.TRANSLATIONS / language / "LC_MESSAGES" / f"{i18n.DOMAIN}.po"
+    catalogue = read_catalogue(path)
+    untranslated = [m.id for m in catalogue if m.id and not all(_forms(m.string))]
+    fuzzy = [m.id for m in catalogue if m.id and m.fuzzy]
+    assert untranslated == [] and fuzzy == []
+    with open(path.with_suffix(".mo"), "rb") as compiled:
+        shipped = {m.id: m.string for m in read_mo(compiled) if m.id}
+    assert shipped == {m.id: m.string for m in catalogue if m.id}, "run `make translations`"
+
+
+def _forms(string) -> tuple:
+    return string if isinstance(string, tuple) else (string,)
+
+
+def test_only_shipped_languages_are_compiled():
+    """A half-translated catalogue must not show half-English pages: it is not compiled."""
+    compiled = {language_of(p) for p in i18n.TRANSLATIONS.glob(f"*/LC_MESSAGES/{i18n.DOMAIN}.mo")}
+    assert compiled == set(i18n.SHIPPED_LANGUAGES) - {"en"}
