@@ -99,3 +99,15 @@ def test_the_stylesheet_uses_only_logical_sides():
         sides = value.split()
         if len(sides) == 4:  # top right bottom left: lopsided sides do not mirror
             assert sides[1] == sides[3], value
+
+
+def test_addresses_and_numbers_stay_left_to_right_in_arabic(browser, server):
+    context, page = open_page(browser, server, WIDTHS["phone"], "/auth/login/sms")
+    try:
+        page.get_by_role("textbox").first.fill("+1 415-555-2671")
+        direction = "element => getComputedStyle(element).direction"
+        assert page.locator("input[type=tel]").evaluate(direction) == "ltr"
+        page.goto("/auth/login")
+        assert page.locator("input[type=email]").evaluate(direction) == "ltr"
+    finally:
+        context.close()

@@ -285,3 +285,24 @@ def test_only_shipped_languages_are_compiled():
     """A half-translated catalogue must not show half-English pages: it is not compiled."""
     compiled = {language_of(p) for p in i18n.TRANSLATIONS.glob(f"*/LC_MESSAGES/{i18n.DOMAIN}.mo")}
     assert compiled == set(i18n.SHIPPED_LANGUAGES) - {"en"}
+
+
+def test_wtforms_own_messages_come_in_the_page_language(tmp_path):
+    """Flask-WTF translates WTForms' messages with Babel's locale: ours, here."""
+    from flask_passwordless.forms import NewPasswordForm
+
+    app = build_app(tmp_path, PASSWORDLESS_LANGUAGES=["en", "de"], WTF_CSRF_ENABLED=False)
+    long = "x" * 1025
+    for accept, expected in [
+        ("de", "Feld kann nicht länger als 1024 Zeichen sein."),
+        ("en", "Field cannot be longer than 1024 characters."),
+    ]:
+        with app.test_request_context(
+            "/",
+            method="POST",
+            data={"password": long, "confirm": long},
+            headers={"Accept-Language": accept},
+        ):
+            form = NewPasswordForm()
+            form.validate()
+            assert expected in form.password.errors
