@@ -40,7 +40,7 @@ bench: venv
 CATALOGUES := flask_passwordless/translations
 POT := $(CATALOGUES)/flask_passwordless.pot
 LANGUAGES := de fr es pt_BR ja ar
-KEYWORDS := -k lazy_gettext -k lazy_ngettext:1,2 -k pl_gettext -k pl_ngettext:1,2
+KEYWORDS := -k _l -k lazy_gettext -k lazy_ngettext:1,2 -k pl_gettext -k pl_ngettext:1,2
 translations: venv
 	$(BIN)/pybabel extract -F babel.cfg $(KEYWORDS) --add-location=file --sort-output \
 		--project=flask-passwordless --msgid-bugs-address= -o $(POT) .

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from babel import Locale, dates
+from babel.support import NullTranslations
 from flask import Flask, current_app, has_app_context, has_request_context, request
 from flask_babel import Babel, Domain, force_locale, get_locale
 from jinja2 import pass_eval_context
@@ -52,15 +53,22 @@ class PasswordlessDomain(Domain):
 
     @property
     def translation_directories(self) -> list[str]:
-        extra = _setting("TRANSLATION_DIRECTORIES") or ()
+        extra = current_app.config.get("PASSWORDLESS_TRANSLATION_DIRECTORIES") or ()
         if isinstance(extra, str | os.PathLike):
             extra = [extra]
         root = current_app.root_path
         return [str(TRANSLATIONS), *(os.path.join(root, folder) for folder in extra)]
 
+    def get_translations(self) -> Any:
+        """The source strings in an app without Babel (a bare app in a script)."""
+        if not has_app_context() or "babel" not in current_app.extensions:
+            return NullTranslations()
+        return super().get_translations()
+
     def get_translations_cache(self, ctx: Any) -> dict[Any, Any]:
         """One cache per app: two apps in a process may add different catalogues."""
-        return state().translations
+        ours = current_app.extensions.get("passwordless")
+        return ours.translations if ours is not None else self.cache
 
 
 domain = PasswordlessDomain()

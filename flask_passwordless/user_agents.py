@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+from .i18n import gettext
+
 _BROWSERS = [
     ("Edge", r"Edg(e|A|iOS)?/"),
     ("Opera", r"OPR/|Opera"),
@@ -27,5 +29,5 @@ def describe_user_agent(agent: str) -> str:
     browser = next((name for name, pattern in _BROWSERS if re.search(pattern, agent)), None)
     system = next((name for name, pattern in _SYSTEMS if re.search(pattern, agent)), None)
     if browser and system:
-        return f"{browser} on {system}"
-    return browser or system or "Unknown browser"
+        return gettext("%(browser)s on %(system)s", browser=browser, system=system)
+    return browser or system or gettext("Unknown browser")
