@@ -42,7 +42,7 @@ POT := $(CATALOGUES)/flask_passwordless.pot
 LANGUAGES := de fr es pt_BR ja ar
 KEYWORDS := -k _l -k lazy_gettext -k lazy_ngettext:1,2 -k pl_gettext -k pl_ngettext:1,2
 translations: venv
-	$(BIN)/pybabel extract -F babel.cfg $(KEYWORDS) --add-location=file --sort-output \
+	$(BIN)/pybabel extract -F babel.cfg $(KEYWORDS) --add-location=file --sort-output --no-wrap \
 		--project=flask-passwordless --msgid-bugs-address= -o $(POT) .
 	for lang in $(LANGUAGES); do \
 		test -f $(CATALOGUES)/$$lang/LC_MESSAGES/flask_passwordless.po || \
