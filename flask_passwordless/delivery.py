@@ -21,7 +21,7 @@ from limits import parse as parse_limit
 
 from .config import setting
 from .errors import DeliveryFailed, SendQueueFull
-from .i18n import language_for
+from .i18n import gettext, language_for
 from .limits import client_network, count_use, limits_on
 from .sms import send_with_twilio
 from .state import state
@@ -208,7 +208,7 @@ def send(message: Message, *, background: bool | None = None) -> None:
         if background:
             return  # the page must look the same whether or not a text went out
         raise DeliveryFailed(
-            "We cannot send text messages right now. Please try again later, or use email.",
+            gettext("We cannot send text messages right now. Please try again later, or use email."),
             detail="daily SMS cap",
         )
     if not background:
