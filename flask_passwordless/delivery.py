@@ -208,7 +208,9 @@ def send(message: Message, *, background: bool | None = None) -> None:
         if background:
             return  # the page must look the same whether or not a text went out
         raise DeliveryFailed(
-            gettext("We cannot send text messages right now. Please try again later, or use email."),
+            gettext(
+                "We cannot send text messages right now. Please try again later, or use email."
+            ),
             detail="daily SMS cap",
         )
     if not background:
