@@ -17,7 +17,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from babel import Locale, dates
+from babel import Locale, dates, lists
 from babel.support import NullTranslations
 from flask import Flask, current_app, has_app_context, has_request_context, request
 from flask_babel import Babel, Domain, force_locale, get_locale
@@ -123,7 +123,9 @@ def set_up(app: Flask) -> None:
         # extension or filters it did not ask for; our templates use our globals.
         Babel(app, configure_jinja=False, locale_selector=best_language)
     app.jinja_env.globals.update(pl_gettext=template_gettext, pl_ngettext=template_ngettext)
-    app.jinja_env.filters.update(pl_date=format_date, pl_datetime=format_datetime)
+    app.jinja_env.filters.update(
+        pl_date=format_date, pl_datetime=format_datetime, pl_list=format_list
+    )
 
 
 def we_select(app: Flask | None = None) -> bool:
@@ -209,3 +211,8 @@ def format_datetime(moment: datetime) -> str:
     day = dates.format_date(moment, "medium", locale=locale)
     pattern = str(locale.datetime_formats["medium"]).replace("'", "")
     return pattern.replace("{1}", day).replace("{0}", time)
+
+
+def format_list(items: Any) -> str:
+    """``Password and Text message``, ``Passwort und SMS``: the language's own "and"."""
+    return lists.format_list([str(item) for item in items], locale=current_locale())

@@ -31,6 +31,8 @@ def write_catalogue(folder: Path, language: str, messages: dict[str, str], domai
     """A compiled catalogue, as ``pybabel compile`` would leave it."""
     catalog = Catalog(locale=language)
     for source, translated in messages.items():
+        if isinstance(translated, tuple):  # a plural: both English forms are the id
+            source = (source, source.replace("minute", "minutes"))
         catalog.add(source, translated)
     target = folder / language / "LC_MESSAGES"
     target.mkdir(parents=True, exist_ok=True)
@@ -42,6 +44,9 @@ def write_catalogue(folder: Path, language: str, messages: dict[str, str], domai
 OURS_FR = {
     "Please sign in to see this page.": "Connectez-vous pour voir cette page.",
     "Hello": "Bonjour (notre domaine)",
+    "Your sign-in link for %(site)s": "Votre lien de connexion pour %(site)s",
+    "Hello,": "Bonjour,",
+    "%(num)d minute": ("%(num)d minute (fr)", "%(num)d minutes (fr)"),
 }
 HOST_FR = {"Hello": "Bonjour (domaine hôte)"}
 
@@ -194,6 +199,46 @@ def test_outside_a_request_the_adapter_names_the_language(tmp_path):
     # In a request, the request's language: the record never shows on a page.
     with app.test_request_context(headers={"Accept-Language": "en"}), i18n.language_for(marie):
         assert i18n.gettext("Hello") == "Hello"
+
+
+def test_a_message_is_written_in_the_language_of_the_request_that_caused_it(tmp_path):
+    """Rendered in the request, sent on the background thread: still French."""
+    app = build_app(
+        tmp_path, PASSWORDLESS_LANGUAGES=["en", "fr"], PASSWORDLESS_SEND_IN_BACKGROUND=True
+    )
+    with app.app_context():
+        db.session.add(User(email="marie@example.com"))
+        db.session.commit()
+    client = app.test_client()
+    page = client.get("/auth/login", headers={"Accept-Language": "fr"}).get_data(as_text=True)
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
+    client.post(
+        "/auth/login",
+        data={"email": "marie@example.com", "csrf_token": token},
+        headers={"Accept-Language": "fr"},
+    )
+    ours = app.extensions["passwordless"]
+    ours.dispatcher.wait()
+    (message,) = ours.outbox
+    assert message.subject == "Votre lien de connexion pour Test App"
+    assert message.text.startswith("Bonjour,\n")
+    assert "10 minutes (fr)" in message.text
+    assert 'lang="fr"' in message.html
+
+
+def test_a_message_outside_a_request_takes_the_adapters_language(tmp_path):
+    from flask_passwordless.delivery import render_email
+
+    app = build_app(tmp_path, PASSWORDLESS_LANGUAGES=["en", "fr"])
+    app.extensions["passwordless"].adapter = FrenchAdapter(db, User)
+    with app.app_context():
+        db.session.add_all([User(email="marie@example.com"), User(email="max@example.com")])
+        db.session.commit()
+        context = {"link": "https://app.example.com/auth/login/link?token=x", "code": "123456"}
+        french = render_email("login", "marie@example.com", lifetime="10 minutes", **context)
+        english = render_email("login", "max@example.com", lifetime="10 minutes", **context)
+    assert french.subject == "Votre lien de connexion pour Test App"
+    assert english.subject == "Your sign-in link for Test App"
 
 
 @pytest.mark.parametrize(

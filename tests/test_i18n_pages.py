@@ -11,11 +11,12 @@ from __future__ import annotations
 import re
 
 import pytest
+from test_security import _normalised
 from untranslated import _pattern, source_strings, untranslated, visible_text
 
-from apps import create_app, db
-from conftest import add_user, code_in, csrf_token, link_in
-from flask_passwordless import i18n
+from apps import User, create_app, db
+from conftest import add_user, code_in, csrf_token, link_in, request_login, submit_code
+from flask_passwordless import UserAdapter, i18n
 
 EMAIL = "erin@example.com"
 SITE = "Test App"
@@ -142,3 +143,31 @@ def test_a_translated_page_or_message_shows_no_english_source_string(make, langu
         for name, text in texts
     }
     assert {name: found for name, found in leftovers.items() if found} == {}
+
+
+class RecordLanguageAdapter(UserAdapter):
+    """A host that keeps each user's language: it must not reach a page."""
+
+    def locale(self, user):
+        return "ar"
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_known_and_unknown_addresses_get_identical_responses_in_every_language(make, language):
+    app = make()
+    app.extensions["passwordless"].adapter = RecordLanguageAdapter(db, User)
+    known, unknown = app.test_client(), app.test_client()
+    for client in (known, unknown):
+        client.environ_base["HTTP_ACCEPT_LANGUAGE"] = language
+    pairs = [(known, EMAIL), (unknown, "erim@example.com")]
+    steps = [
+        lambda c, e: c.get("/auth/login"),
+        lambda c, e: request_login(c, e),
+        lambda c, e: c.get("/auth/login/code"),
+        lambda c, e: submit_code(c, "000000"),
+        lambda c, e: c.post("/auth/reset", data={"email": e, "csrf_token": csrf_token(c)}),
+    ]
+    for step in steps:
+        first, second = (_normalised(step(c, e), e) for c, e in pairs)
+        assert first == second
+        assert f'lang="{i18n.tag(language)}"' in first[2] or first[0] in (302, 303)
