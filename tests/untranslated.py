@@ -20,6 +20,8 @@ from babel.messages.pofile import read_po
 from flask_passwordless import i18n
 
 POT = i18n.TRANSLATIONS / f"{i18n.DOMAIN}.pot"
+#: Tags inside a sentence: no word break at them ("is <strong>off</strong>.").
+INLINE = {"a", "strong", "em", "b", "i", "code", "span", "bdi", "small", "abbr"}
 SPOKEN_ATTRIBUTES = {"aria-label", "placeholder", "alt", "title"}
 PLACEHOLDER = re.compile(r"%\(\w+\)[sd]|%[sd]")
 #: Words that are data, not wording: Babel's English month and day-period names,
@@ -56,7 +58,7 @@ DATA_WORDS = set(
 )
 DATA = re.compile(
     r"\S+@\S+"  # an address, masked or not
-    r"|\b[A-Z0-9]{8,}\b"  # keys and recovery codes
+    r"|\b[A-Z0-9]{8,}\b|\b(?:[A-Z2-7]{4}\s+){3,}[A-Z2-7]{1,4}\b"  # keys, recovery codes
     r"|\S*\d\S*"  # numbers, codes, times, IPs, phone numbers
 )
 
@@ -68,15 +70,19 @@ class _Text(HTMLParser):
         self._skip = 0
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag not in INLINE:
+            self.parts.append(" ")
         if tag in ("script", "style", "svg"):
             self._skip += 1
         values = dict(attrs)
         for name in SPOKEN_ATTRIBUTES & values.keys():
-            self.parts.append(values[name] or "")
+            self.parts.append(f" {values[name] or ''} ")
         if tag == "input" and values.get("type") in ("submit", "button"):
-            self.parts.append(values.get("value") or "")
+            self.parts.append(f" {values.get('value') or ''} ")
 
     def handle_endtag(self, tag: str) -> None:
+        if tag not in INLINE:
+            self.parts.append(" ")
         if tag in ("script", "style", "svg") and self._skip:
             self._skip -= 1
 
@@ -88,12 +94,13 @@ class _Text(HTMLParser):
 def visible_text(html: str) -> str:
     parser = _Text()
     parser.feed(html)
-    return " ".join(" ".join(parser.parts).split())
+    return " ".join("".join(parser.parts).split())
 
 
 def source_strings(pot: Path = POT) -> list[str]:
-    """Every msgid (both forms of a plural), longest first: a long sentence that
-    contains a short one is removed whole."""
+    """Every msgid (both forms of a plural), longest words first: a long sentence
+    that contains a short one is removed whole, and "%(browser)s on %(system)s"
+    comes after "Turn it on"."""
     with open(pot, "rb") as source:
         catalogue = read_po(source)
     found = set()
@@ -101,15 +108,29 @@ def source_strings(pot: Path = POT) -> list[str]:
         for text in message.id if isinstance(message.id, tuple) else (message.id,):
             if text:
                 found.add(text)
-    return sorted(found, key=len, reverse=True)
+    return sorted(found, key=lambda text: len(PLACEHOLDER.sub("", text)), reverse=True)
 
 
-def _pattern(source: str) -> str:
+def _pattern(source: str) -> str | None:
     """A source string as a regex: markup dropped (it splits text nodes), any
-    whitespace for a space, anything (bounded) for a placeholder."""
-    plain = " ".join(re.sub(r"<[^>]+>", " ", source).split())
-    pieces = [r"\s+".join(map(re.escape, piece.split())) for piece in PLACEHOLDER.split(plain)]
-    return r".{1,200}?".join(pieces)
+    whitespace for a space, anything (bounded) for a placeholder between words.
+    A placeholder at either end matches nothing, so a short source ("%(browser)s
+    on %(system)s") cannot swallow the text around it. None: no words at all."""
+    plain = " ".join(re.sub(r"<[^>]+>", "", source).split())
+    pieces = [piece.strip() for piece in PLACEHOLDER.split(plain)]
+    while pieces and not pieces[0]:
+        pieces.pop(0)
+    while pieces and not pieces[-1]:
+        pieces.pop()
+    if not pieces:
+        return None
+
+    def literal(piece: str) -> str:
+        body = r"\s+".join(map(re.escape, piece.split()))
+        start = r"\b" if piece[0].isalnum() else ""
+        return start + body + (r"\b" if piece[-1].isalnum() else "")
+
+    return r".{0,200}?".join(literal(piece) if piece else "" for piece in pieces)
 
 
 def untranslated(html: str, sources: list[str], data: tuple[str, ...] = ()) -> list[str]:
@@ -118,7 +139,9 @@ def untranslated(html: str, sources: list[str], data: tuple[str, ...] = ()) -> l
     for value in sorted(data, key=len, reverse=True):
         text = text.replace(value, " ")
     for source in sources:
-        text = re.sub(_pattern(source), " | ", text)
+        pattern = _pattern(source)
+        if pattern:
+            text = re.sub(pattern, " | ", text)
     text = DATA.sub(" ", text)
     runs = []
     for run in re.split(r"[|·]", text):
