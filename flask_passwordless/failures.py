@@ -25,6 +25,7 @@ from .config import setting
 from .errors import PasswordlessError
 from .signals import emit, login_locked
 from .state import state
+from .wording import duration
 
 #: How long a check holds its identifier (a check takes milliseconds).
 HOLD = timedelta(seconds=2)
@@ -38,10 +39,9 @@ class LockedOut(PasswordlessError):
 
     def __init__(self, retry_after: int) -> None:
         self.retry_after = max(1, retry_after)
-        minutes = -(-self.retry_after // 60)
-        wait = f"{self.retry_after} seconds" if self.retry_after < 120 else f"{minutes} minutes"
         super().__init__(
-            f"There were too many wrong tries. Try again in {wait}. A sign-in link "
+            f"There were too many wrong tries. Try again in "
+            f"{duration(self.retry_after, wait=True)}. A sign-in link "
             "from your email is never blocked."
         )
 

@@ -24,6 +24,7 @@ from .i18n import page_language, we_select
 from .limits import retry_after
 from .signals import emit, rate_limited
 from .state import state
+from .wording import duration
 
 log = logging.getLogger("flask_passwordless")
 
@@ -130,7 +131,9 @@ def handle_rate_limited(error: Any) -> Any:
     else:  # Flask-Limiter's RateLimitExceeded
         wait, limit = retry_after(error.limit), str(error.limit.limit)
     emit(rate_limited, limit=limit, endpoint=request.endpoint)
-    response = render_page("rate_limited.html", 429, retry_after=wait)
+    response = render_page(
+        "rate_limited.html", 429, retry_after=wait, wait=duration(wait, wait=True)
+    )
     response.headers["Retry-After"] = str(wait)
     return response
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field, replace
 from datetime import timedelta
 from functools import wraps
 from typing import Any, TypeVar
@@ -107,17 +107,28 @@ def retire_secrets(user: Any) -> None:
 class ExpectedCode:
     """The secret a code typed in this browser is checked against. ``to`` is for
     the page; ``identifier`` (email, E.164, or an account's check key) for the
-    lockout and the failed-check limit."""
+    lockout and the failed-check limit; ``replaced``: the secrets this browser asked
+    for before it, newest last, so an old code can be told apart from a wrong one."""
 
     id: int
     purpose: str
     to: str
     identifier: str
+    replaced: list[int] = field(default_factory=list)
+
+
+#: How many replaced secrets a browser remembers (one or two resends is the usual).
+REPLACED_KEPT = 3
 
 
 def expect_code(secret_id: int, purpose: str, sent_to: str, identifier: str) -> None:
-    """Remember, in this browser only, which secret a typed code is checked against."""
-    session[PENDING] = asdict(ExpectedCode(secret_id, purpose, sent_to, identifier))
+    """Remember, in this browser only, which secret a typed code is checked against
+    (and, when it replaced this browser's earlier one for the same address, that one)."""
+    earlier = pending_code(purpose)
+    replaced: list[int] = []
+    if earlier is not None and earlier.id != secret_id and earlier.identifier == identifier:
+        replaced = [*earlier.replaced, earlier.id][-REPLACED_KEPT:]
+    session[PENDING] = asdict(ExpectedCode(secret_id, purpose, sent_to, identifier, replaced))
 
 
 def pending_code(*purposes: str) -> ExpectedCode | None:
@@ -132,6 +143,10 @@ def pending_code(*purposes: str) -> ExpectedCode | None:
         return None
     if not (isinstance(found.to, str) and isinstance(found.identifier, str)):
         return None
+    replaced = raw.get("replaced")
+    if isinstance(replaced, list):
+        kept = [i for i in replaced if isinstance(i, int) and not isinstance(i, bool)]
+        found = replace(found, replaced=kept[-REPLACED_KEPT:])
     return found
 
 

@@ -102,6 +102,7 @@ def complete(user: Any, methods: list[str], next_url: str | None, *, known_devic
                 device=describe_user_agent(agent),
                 ip=request_info.client_address(),
                 when=clock.now().strftime("%Y-%m-%d %H:%M UTC"),
+                has_password=state().adapter.password_hash_of(user) is not None,
             )
         )
     return redirect_after_login(next_url)

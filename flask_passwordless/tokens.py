@@ -111,6 +111,10 @@ class Secrets:
             t.c.token_hash.in_(sa.bindparam("hashes", expanding=True)),
             t.c.purpose == sa.bindparam("of_purpose"),
         )
+        self._codes_of = sa.select(t.c.code_hash).where(
+            t.c.id.in_(sa.bindparam("ids", expanding=True)),
+            t.c.purpose == sa.bindparam("of_purpose"),
+        )
         self._claim = (
             sa.update(t)
             .where(t.c.id == sa.bindparam("secret_id"), t.c.purpose == sa.bindparam("of_purpose"))
@@ -228,6 +232,16 @@ class Secrets:
         if not self._consume(self._consume_code, secret_id):
             raise SecretInvalid()
         return Redeemed(secret_id, purpose, claimed.identifier, claimed.next_url)
+
+    def was_one_of(self, secret_ids: list[int], code: str, purpose: str) -> bool:
+        """Read-only: is ``code`` the code of one of these (replaced) rows? Only to
+        say "a newer message replaced it"; it signs nobody in and uses nothing."""
+        if not secret_ids:
+            return False
+        hashes = candidate_hashes(code)
+        rows = self._run(self._codes_of, ids=secret_ids, of_purpose=purpose).scalars()
+        self.db.session.commit()
+        return any(hmac.compare_digest(h, stored) for stored in rows for h in hashes)
 
     def _consume(self, statement: Any, secret_id: int) -> bool:
         """The one conditional UPDATE that uses a row; True for the single winner."""

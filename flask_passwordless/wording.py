@@ -5,14 +5,23 @@ from __future__ import annotations
 from typing import Any
 
 
-def duration(seconds: int) -> str:
+def duration(seconds: int, *, wait: bool = False) -> str:
     """A lifetime in words: "45 seconds", "1 minute", "10 minutes", "1 hour".
 
     Rounded down, so a message never promises longer than a secret lives
-    ("0 minutes" for a 30-second code said nothing at all).
+    ("0 minutes" for a 30-second code said nothing at all). A ``wait`` ("try again
+    in ...") is rounded up instead, so it never tells anyone to come back too soon:
+    seconds under two minutes, then minutes, then hours from two hours.
     """
     seconds = max(int(seconds), 0)
-    if seconds >= 3600 and seconds % 3600 == 0:
+    if wait:
+        if seconds >= 7200:
+            value, unit = -(-seconds // 3600), "hour"
+        elif seconds >= 120:
+            value, unit = -(-seconds // 60), "minute"
+        else:
+            value, unit = seconds, "second"
+    elif seconds >= 3600 and seconds % 3600 == 0:
         value, unit = seconds // 3600, "hour"
     elif seconds >= 60:
         value, unit = seconds // 60, "minute"

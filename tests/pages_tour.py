@@ -286,14 +286,14 @@ def account_pages(page: Page, server: LiveServer, twilio: TwilioServer, see: See
     page.get_by_label("Type it again").fill(PASSWORD)
     press(page, "Save password")
     expect_page(page, "Change your password")
-    expect_message(page, "Your password was changed.")
+    expect_message(page, "Your password was set.")
     see(page, "account_password", "changed")
 
     page.goto("/auth/account/two-factor")
     expect_page(page, "Two-step sign-in")
     see(page, "account_two_factor", "off")
     press(page, "Turn it on")
-    expect_message(page, "Two-step sign-in is on.")
+    expect(page.locator("main p").first).to_contain_text("Two-step sign-in is on")
     see(page, "account_two_factor", "on")
 
     page.goto("/auth/account/phone")
@@ -319,6 +319,14 @@ def account_pages(page: Page, server: LiveServer, twilio: TwilioServer, see: See
     see(page, "account_phone", "removal-refused")
 
     authenticator_app(page, see)
+
+    # The app is a second step of its own now: the number may go, once asked.
+    page.goto("/auth/account/phone")
+    press(page, "Remove this number")
+    expect_page(page, "Remove your phone number?")
+    see(page, "account_phone", "confirm-remove")
+    page.get_by_role("link", name="Keep this number").click()
+    expect_page(page, "Your phone number")
 
     page.goto("/auth/account/devices")
     expect_page(page, "Remembered devices")
@@ -389,7 +397,7 @@ def remembered_devices(phone: Page, laptop: Page, server: LiveServer, see: See) 
     expect(laptop.locator(".pl-badge")).to_have_count(0)
     see(laptop, "account_devices", "other-device")
     phone.get_by_role("button", name=re.compile(r"^Forget .+ \(this device\)$")).click()
-    expect_message(phone, "Forgot that device.")
+    expect_message(phone, "was forgotten: it will ask for the second step again.")
     see(phone, "account_devices", "forgotten")
 
 

@@ -212,7 +212,9 @@ def test_remembered_laptop_skips_the_code_until_another_device_forgets_it(
     shoot(phone, "phone-account-devices")
     phone.get_by_role("button", name=f"Forget {LAPTOP_DEVICE}").click()
     expect(phone).to_have_url(f"{server.url}/auth/account/devices")
-    expect(phone.get_by_role("status")).to_have_text("Forgot that device.")
+    expect(phone.get_by_role("status")).to_have_text(
+        f"{LAPTOP_DEVICE} was forgotten: it will ask for the second step again."
+    )
     expect(phone.locator("ul.pl-devices > li")).to_have_count(0)
     expect(phone.get_by_text("No remembered devices.")).to_be_visible()
     shoot(phone, "phone-account-devices-forgotten")

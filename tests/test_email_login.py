@@ -162,7 +162,7 @@ def test_asking_again_in_the_same_browser_retires_its_old_link_and_code(app, cli
     request_login(client, "alice@example.com")
     old, new = outbox
     assert confirm_link(app.test_client(), token_in(old)).status_code == 400
-    assert "not right" in submit_code(client, code_in(old)).get_data(as_text=True)
+    assert "a newer one replaced it" in submit_code(client, code_in(old)).get_data(as_text=True)
     assert submit_code(client, code_in(new)).status_code == 302
 
 

@@ -73,6 +73,10 @@ def test_a_visitor_signs_up_with_the_link_printed_in_the_terminal(sample, capsys
     assert response.headers["Location"] == "/private"
     home = client.get("/").get_data(as_text=True)
     assert "visitor@example.com" in home and "Remembered devices" in home
+    csrf = CSRF_FIELD.search(client.get("/auth/login").text).group(1)
+    out = client.post("/auth/logout", data={"csrf_token": csrf}, follow_redirects=True)
+    assert '<p class="flash flash-success" role="status">You are signed out.</p>' in out.text
+    assert "You are not signed in." in out.text
 
 
 def test_twilio_settings_switch_the_sample_to_twilio(tmp_path, monkeypatch):

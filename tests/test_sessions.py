@@ -305,7 +305,9 @@ def test_removing_the_phone_ends_every_other_session(app):
     laptop, phone = two_browsers_signed_in(app)
     thief = copy_of(app, phone)
     token = csrf_token(laptop, "/auth/account/phone")
-    response = laptop.post("/auth/account/phone/remove", data={"csrf_token": token})
+    response = laptop.post(
+        "/auth/account/phone/remove", data={"csrf_token": token, "confirmed": "1"}
+    )
     only_this_one_left(app, laptop, phone, response, "Your other signed-in browser was signed")
     assert signed_in_as(thief) == "nobody"
 

@@ -451,7 +451,9 @@ def test_resend_after_the_phone_was_removed_elsewhere_offers_what_is_left(make_a
     password_login(elsewhere)
     pass_second_factor(app, elsewhere)
     token = csrf_token(elsewhere)
-    removed = elsewhere.post("/auth/account/phone/remove", data={"csrf_token": token})
+    removed = elsewhere.post(
+        "/auth/account/phone/remove", data={"csrf_token": token, "confirmed": "1"}
+    )
     assert removed.status_code == 302
     with app.app_context():
         adapter = app.extensions["passwordless"].adapter

@@ -13,7 +13,7 @@ from flask import Blueprint, flash, redirect, url_for
 from flask_login import current_user
 
 from .. import devices, signals
-from ..config import setting
+from ..config import only_when, setting
 from ..delivery import render_email, send
 from ..errors import FormExpired
 from ..failures import failures
@@ -42,7 +42,7 @@ recent = auth_required(within=recently_signed_in)
 
 def register(bp: Blueprint, limits: Limits) -> None:
     rules = [
-        ("/account/password", account_password, ["GET", "POST"], _confirmed("account_password")),
+        ("/account/password", account_password, ["GET", "POST"], _password_page),
         (
             "/account/two-factor",
             account_two_factor,
@@ -59,6 +59,26 @@ def register(bp: Blueprint, limits: Limits) -> None:
 
 def _confirmed(endpoint: str) -> Any:
     return full_strength(page=f"passwordless.{endpoint}")
+
+
+def _password_page(view: Any) -> Any:
+    """The password page exists only with password sign-in on: without it a password
+    signs nobody in and confirms nothing (``PasswordType``), so setting one would be a
+    secret to leak that protects nothing. 404 before the confirm step is asked."""
+    return only_when("PASSWORD_LOGIN")(_confirmed("account_password")(view))
+
+
+def second_step_after() -> list[str]:
+    """The sign-ins that ask for the second step when it is on, with this app's
+    settings (``signin.second_factor_required``): the page promises only these."""
+    asked = []
+    if setting("PASSWORD_LOGIN"):
+        asked += ["your password", "a password reset link"]
+    if setting("TWO_FACTOR_FOR_PASSWORDLESS"):
+        asked.append("an email")
+        if setting("SMS_ENABLED"):
+            asked.append("a text message")
+    return asked
 
 
 def _on_change(endpoint: str) -> Any:
@@ -102,6 +122,7 @@ def account_password() -> Any:
     form_class = ChangePasswordForm if ask_current else NewPasswordForm
     form = form_class(email=state().adapter.email_of(user))
     if form.validate_on_submit() and (not ask_current or _current_password_right(user, form)):
+        first = state().adapter.password_hash_of(user) is None
         state().adapter.rotate_auth_id(user)
         keep_signed_in(user)
         end_other_sessions(user)
@@ -112,7 +133,7 @@ def account_password() -> Any:
         state().adapter.set_password_hash(user, hash_password(form.password.data))
         send(render_email("password_changed", state().adapter.email_of(user)))
         emit(signals.password_changed, user=user)
-        flash(_changed_message(len(forgotten)), "success")
+        flash(_changed_message(len(forgotten), first=first), "success")
         return redirect(url_for(".account_password"))
     has_password = state().adapter.password_hash_of(user) is not None
     return render_page(
@@ -120,12 +141,12 @@ def account_password() -> Any:
     )
 
 
-def _changed_message(forgotten: int) -> str:
+def _changed_message(forgotten: int, *, first: bool = False) -> str:
     """What ended, said on the page (reset links included: the user may have asked
-    for one before remembering the password)."""
+    for one before remembering the password). A first password was set, not changed."""
     message = (
-        "Your password was changed. Other browsers were signed out, and reset and "
-        "sign-in links and codes sent before now no longer work."
+        f"Your password was {'set' if first else 'changed'}. Other browsers were signed "
+        "out, and reset and sign-in links and codes sent before now no longer work."
     )
     if forgotten == 1:
         message += " Your remembered device was forgotten: it asks for the second step again."
@@ -158,14 +179,17 @@ def account_two_factor() -> Any:
             send(render_email("two_factor_changed", state().adapter.email_of(user), enabled=enable))
             emit(signals.two_factor_changed, user=user, enabled=enable)
             ended = 0 if enable else end_other_sessions(user)
-            message = f"Two-step sign-in is {'on' if enable else 'off'}."
-            flash(message + others_signed_out(ended), "success")
+            # The page itself says it is on or off now: the message adds only what
+            # the page cannot show (other browsers signed out).
+            if ended:
+                flash(others_signed_out(ended).strip(), "success")
         return redirect(url_for(".account_two_factor"))
     return render_page(
         "account_two_factor.html",
         form=form,
         enabled=state().adapter.two_factor_enabled(user),
         required=two_step_required(user),
+        asked_after=second_step_after(),
         second_factors=[kind for kind in registry.second_factors(user) if not kind.last_resort],
         has_second=has_second,
         recovery_left=codes_left(user),
@@ -200,5 +224,17 @@ def _revoke(device_id: int | None) -> Any:
     for device in revoked:
         emit(signals.device_revoked, user=user, device=device)
     if revoked:
-        flash("Forgot that device." if device_id else f"Forgot {len(revoked)} devices.", "success")
+        flash(_forgotten_message(revoked, one=device_id is not None), "success")
     return redirect(url_for(".account_devices"))
+
+
+def _forgotten_message(revoked: list[Any], *, one: bool) -> str:
+    """Which device was forgotten, and what that means for it."""
+    if one:
+        return f"{revoked[0].name} was forgotten: it will ask for the second step again."
+    if len(revoked) == 1:
+        return "Your remembered device was forgotten: it will ask for the second step again."
+    return (
+        f"All {len(revoked)} remembered devices were forgotten: each will ask for the "
+        "second step again."
+    )

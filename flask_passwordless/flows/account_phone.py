@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, flash, redirect, session, url_for
+from flask import Blueprint, flash, redirect, request, session, url_for
 from flask_login import current_user
 
 from .. import clock, signals
@@ -137,12 +137,23 @@ def _save(phone_number: str) -> Any:
 
 
 def remove_phone() -> Any:
+    """Remove the number, once asked twice: the first POST shows what it means and
+    a second button (``confirmed=1``), so a stray click removes nothing (no script)."""
     if not ActionForm().validate_on_submit():
         raise FormExpired()
     user = current_user._get_current_object()
+    current = state().adapter.phone_of(user)
     if two_step_on(user) and not _other_second_factor(user):
         flash("Turn off two-step sign-in first: it sends its codes to this number.", "error")
-    elif state().adapter.phone_of(user):
+    elif current and request.form.get("confirmed") != "1":
+        return render_page(
+            "account_phone.html",
+            form=PhoneForm(),
+            remove_form=ActionForm(),
+            current=display_phone(current),
+            confirm_remove=True,
+        )
+    elif current:
         state().adapter.set_phone(user, None)
         _tell_owner(user, "removed")
         emit(signals.phone_removed, user=user)

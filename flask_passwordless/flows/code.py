@@ -47,6 +47,21 @@ def login_code() -> Any:
     return render_page("code.html", form=form, sent_to=pending.to, channel=channel)
 
 
+#: An earlier message's code, typed after a newer message replaced it.
+REPLACED = (
+    "That code is from an earlier message: a newer one replaced it. Type the code from "
+    "the newest message."
+)
+
+
+def _refusal(wrong: CodeWrong, code: str, pending: ExpectedCode) -> str:
+    """What to say about a wrong code: the old one from a replaced message is no typo.
+    (The try counts either way: it was counted on the live secret.)"""
+    if state().secrets.was_one_of(pending.replaced, code, pending.purpose):
+        return REPLACED
+    return wrong.message
+
+
 def check_code(form: CodeForm, pending: ExpectedCode) -> Redeemed | None:
     """Use the pending secret if the code is right; a wrong one becomes a field error.
 
@@ -61,7 +76,7 @@ def check_code(form: CodeForm, pending: ExpectedCode) -> Redeemed | None:
         failures().record(identifier)
         emit(signals.login_failed, identifier=identifier, reason="wrong-code")
         if wrong.remaining:
-            form.code.errors = [wrong.message]
+            form.code.errors = [_refusal(wrong, form.code.data, pending)]
             return None
         session.pop(PENDING, None)
         raise SecretInvalid() from None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, redirect
+from flask import Blueprint, flash, redirect
 from flask_login import current_user
 
 from ..config import setting
@@ -12,6 +12,11 @@ from ..errors import FormExpired
 from ..forms import ActionForm
 from ..limits import Limits
 from ..session import sign_out, sign_out_everywhere
+
+#: Said on the next page that shows messages (the host's, or ours): the session
+#: is gone after the redirect, so the flash goes into the fresh one.
+SIGNED_OUT = "You are signed out."
+SIGNED_OUT_EVERYWHERE = "You are signed out of every browser where you were signed in."
 
 
 def register(bp: Blueprint, limits: Limits) -> None:
@@ -23,6 +28,7 @@ def logout() -> Any:
     if not ActionForm().validate_on_submit():
         raise FormExpired()
     sign_out()
+    flash(SIGNED_OUT, "success")
     return redirect(setting("POST_LOGOUT_URL"))
 
 
@@ -31,6 +37,8 @@ def logout_everywhere() -> Any:
         raise FormExpired()
     if current_user.is_authenticated:
         sign_out_everywhere(current_user._get_current_object())
+        flash(SIGNED_OUT_EVERYWHERE, "success")
     else:
         sign_out()
+        flash(SIGNED_OUT, "success")
     return redirect(setting("POST_LOGOUT_URL"))

@@ -121,6 +121,7 @@ def render_step(user: Any, step: Step, kind: AuthenticatorType, form: StepForm, 
         others=[other for other in offers if other.name != kind.name],
         code_sent=kind.sends_code and step.channel == kind.name and step.id is not None,
         sent_to=step.to if step.channel == kind.name else None,
+        email=state().adapter.email_of(user),
         days=setting("REMEMBER_DEVICE_DAYS"),
         **page,
     )

@@ -1,0 +1,119 @@
+"""A long address at 375 px (a small phone) must wrap, not widen the page.
+
+The address is 63 characters with no space, so nothing breaks it unless the
+stylesheet lets it break anywhere: before that fix the code page was 521 px
+wide and the sample's home page too. Checked in the extension's own layout and
+inside the sample app, whose home page shows the address.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import pytest
+from browser_fixtures import ACTION_TIMEOUT
+from playwright.sync_api import Page, expect
+from werkzeug.serving import make_server
+
+from conftest import add_user, code_in
+from live_server import live_server
+
+pytestmark = pytest.mark.browser
+
+#: 63 characters, one unbreakable word: the issue's case.
+LONG = "a.very.long.local.part.of.an.address.for.tests@example-mail.com"
+PHONE = {"width": 375, "height": 740}
+#: How much wider than the window the page is (0 when it fits).
+OVERFLOW = "document.documentElement.scrollWidth - window.innerWidth"
+
+
+def test_the_address_is_63_characters():
+    assert len(LONG) == 63 and " " not in LONG
+
+
+def fits(page: Page) -> None:
+    page.wait_for_load_state("load")
+    assert page.evaluate("window.innerWidth") == PHONE["width"]
+    assert page.evaluate(OVERFLOW) == 0, f"{page.url} is wider than {PHONE['width']} px"
+
+
+@contextmanager
+def sample_server(tmp_path, monkeypatch) -> Iterator[tuple]:
+    """The sample app itself (its layout, its home page) on 127.0.0.1."""
+    monkeypatch.setenv("FLASK_SQLALCHEMY_DATABASE_URI", f"sqlite:///{tmp_path / 'sample.db'}")
+    monkeypatch.setenv("FLASK_PASSWORDLESS_MAIL_BACKEND", "memory")
+    monkeypatch.setenv("FLASK_PASSWORDLESS_SMS_BACKEND", "memory")
+    from sample_app import create_app
+    from sample_app.app import db
+
+    app = create_app()
+    with app.app_context():
+        db.create_all()
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    url = f"http://127.0.0.1:{server.server_port}"
+    app.config["PASSWORDLESS_BASE_URL"] = url
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield app, url
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
+        server.server_close()
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
+
+
+def phone_page(browser, url: str) -> Page:
+    context = browser.new_context(base_url=url, viewport=PHONE, color_scheme="light")
+    context.set_default_timeout(ACTION_TIMEOUT)
+    return context.new_page()
+
+
+def ask_for_a_code(page: Page) -> None:
+    page.goto("/auth/login")
+    page.get_by_label("Email address").fill(LONG)
+    page.get_by_role("button", name="Email me a sign-in link").click()
+    expect(page).to_have_url(re.compile(r"/auth/login/code$"))
+    expect(page.get_by_text(LONG)).to_be_visible()
+
+
+def test_the_code_page_wraps_a_long_address_in_the_extensions_layout(browser, tmp_path):
+    with live_server(tmp_path) as server:
+        add_user(server.app, LONG)
+        page = phone_page(browser, server.url)
+        try:
+            ask_for_a_code(page)
+            fits(page)
+            page.goto("/auth/reset")
+            fits(page)
+        finally:
+            page.context.close()
+
+
+def test_the_sample_app_wraps_a_long_address_on_every_page_that_shows_it(
+    browser, tmp_path, monkeypatch
+):
+    with sample_server(tmp_path, monkeypatch) as (app, url):
+        page = phone_page(browser, url)
+        try:
+            ask_for_a_code(page)
+            fits(page)
+            page.get_by_label("Code").fill(code_in(app.extensions["passwordless"].outbox[-1]))
+            page.get_by_role("button", name="Sign in").click()
+            expect(page.get_by_text(f"You are signed in as {LONG}")).to_be_visible()
+            fits(page)  # the home page
+            for path in ("/private", "/auth/account/sessions", "/auth/account/devices"):
+                page.goto(path)
+                fits(page)
+            page.goto("/auth/reset")
+            page.get_by_label("Email address").fill(LONG)
+            page.get_by_role("button").first.click()
+            expect(page).to_have_url(re.compile(r"/auth/reset/sent$"))
+            fits(page)
+        finally:
+            page.context.close()
