@@ -33,7 +33,7 @@ SOURCE_LANGUAGE = "en"
 #: Languages whose catalogues are complete (tests/test_i18n.py holds each one to
 #: that); only these are compiled and offered. The others' ``.po`` files wait
 #: for translators.
-SHIPPED_LANGUAGES: tuple[str, ...] = ("en",)
+SHIPPED_LANGUAGES: tuple[str, ...] = ("en", "de")
 
 
 def _setting(name: str) -> Any:
@@ -213,6 +213,7 @@ def format_datetime(moment: datetime) -> str:
     return pattern.replace("{1}", day).replace("{0}", time)
 
 
-def format_list(items: Any) -> str:
-    """``Password and Text message``, ``Passwort und SMS``: the language's own "and"."""
-    return lists.format_list([str(item) for item in items], locale=current_locale())
+def format_list(items: Any, style: str = "standard") -> str:
+    """``Password and Text message``, ``Passwort und SMS``: the language's own "and"
+    (``style="or"``: its "or")."""
+    return lists.format_list([str(item) for item in items], style=style, locale=current_locale())

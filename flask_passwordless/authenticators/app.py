@@ -27,6 +27,7 @@ class TotpType(AuthenticatorType):
     label = lazy_gettext("Authenticator app")
     factor = HAVE
     prompt = lazy_gettext("Code from the app")
+    missing = lazy_gettext("Enter the code from the app.")
 
     def is_second(self) -> bool:
         return True
@@ -55,6 +56,7 @@ class RecoveryType(AuthenticatorType):
     last_resort = True
     field = "text"
     prompt = lazy_gettext("Recovery code")
+    missing = lazy_gettext("Enter a recovery code.")
 
     def is_second(self) -> bool:
         return True

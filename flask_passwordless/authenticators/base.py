@@ -42,6 +42,8 @@ class AuthenticatorType:
     field: str = "code"
     #: Label of the field on the second-step page.
     prompt: str = lazy_gettext("Code")
+    #: What the second-step page says when nothing was typed.
+    missing: str = lazy_gettext("Enter the code.")
     #: The authenticator that can set this one anew (a reset link from the mailbox
     #: sets the password): the two then count as one towards a session's level.
     derived_from: str | None = None

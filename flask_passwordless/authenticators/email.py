@@ -23,6 +23,7 @@ class EmailType(SentCodeType):
     label = lazy_gettext("Email")
     factor = HAVE
     prompt = lazy_gettext("Code from the email")
+    missing = lazy_gettext("Enter the code from the email.")
 
     def is_first(self) -> bool:
         return True

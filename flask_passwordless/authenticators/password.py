@@ -18,6 +18,7 @@ class PasswordType(AuthenticatorType):
     factor = KNOW
     field = "password"
     prompt = lazy_gettext("Password")
+    missing = lazy_gettext("Enter your password.")
     derived_from = "email"  # a reset link sets it from the mailbox
 
     def is_first(self) -> bool:

@@ -19,6 +19,7 @@ class SmsType(SentCodeType):
     label = lazy_gettext("Text message")
     factor = HAVE
     prompt = lazy_gettext("Code from the text message")
+    missing = lazy_gettext("Enter the code from the text message.")
 
     def is_first(self) -> bool:
         return bool(setting("SMS_ENABLED"))
