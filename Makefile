@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 SAMPLE := $(BIN)/flask --app sample_app
 
-.PHONY: venv run test bench clean
+.PHONY: venv run test bench translations clean
 
 venv: $(STAMP)
 
@@ -34,6 +34,26 @@ BENCH_ARGS ?=
 bench: venv
 	$(BIN)/python -m pip install -r requirements-bench.txt
 	$(BIN)/python -m bench $(BENCH_ARGS)
+
+# Extract every string (Python and templates) into the .pot, update each language's
+# .po (a new language: add it to LANGUAGES), and compile the shipped ones
+# (i18n.SHIPPED_LANGUAGES) into the .mo files the wheel carries. Commit all three.
+CATALOGUES := flask_passwordless/translations
+POT := $(CATALOGUES)/flask_passwordless.pot
+LANGUAGES := de fr es pt_BR ja ar
+KEYWORDS := -k _l -k lazy_gettext -k lazy_ngettext:1,2 -k pl_gettext -k pl_ngettext:1,2
+translations: venv
+	$(BIN)/pybabel extract -F babel.cfg $(KEYWORDS) --add-location=file --sort-output --no-wrap \
+		--project=flask-passwordless --msgid-bugs-address= -o $(POT) .
+	for lang in $(LANGUAGES); do \
+		test -f $(CATALOGUES)/$$lang/LC_MESSAGES/flask_passwordless.po || \
+		$(BIN)/pybabel init -D flask_passwordless -i $(POT) -d $(CATALOGUES) -l $$lang; \
+	done
+	$(BIN)/pybabel update -D flask_passwordless -i $(POT) -d $(CATALOGUES) --no-wrap
+	rm -f $(CATALOGUES)/*/LC_MESSAGES/flask_passwordless.mo
+	for lang in $$($(BIN)/python -c 'from flask_passwordless.i18n import SHIPPED_LANGUAGES as s; print(*s)'); do \
+		test $$lang = en || $(BIN)/pybabel compile -D flask_passwordless -d $(CATALOGUES) -l $$lang --statistics; \
+	done
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .ruff_cache .hypothesis test-artifacts

@@ -154,6 +154,12 @@ class UserAdapter:
         _assign(user, two_factor_enabled=enabled)
         self.db.session.commit()
 
+    def locale(self, user: Any) -> str | None:
+        """The language of a message sent to ``user`` outside a request (a CLI
+        command, a task), e.g. ``"de"``; None: the default. In a request the
+        request's language wins, so this never shows on a page."""
+        return None
+
     def email_of(self, user: Any) -> str:
         return user.email
 

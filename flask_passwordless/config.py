@@ -34,6 +34,17 @@ SETTINGS: dict[str, tuple[Any, str]] = {
         None,
         "Name used in pages and messages; None means the base URL's host (example.com).",
     ),
+    "LANGUAGES": (
+        None,
+        "Languages the pages may be shown in, best match of Accept-Language first "
+        "(e.g. ['en', 'de']); None means every shipped one. Ignored when the host's "
+        "own Flask-Babel locale selector decides.",
+    ),
+    "TRANSLATION_DIRECTORIES": (
+        (),
+        "The host's folders of flask_passwordless catalogues (relative to the app's "
+        "root), read after ours: they add a language or change a string.",
+    ),
     "POST_LOGIN_URL": ("/", "Where to go after sign-in when no safe next URL was given."),
     "POST_LOGOUT_URL": ("/", "Where to go after sign-out."),
     "TOKEN_MAX_AGE": (600, "Seconds a sign-in link and its code (and other codes) stay valid."),

@@ -21,6 +21,7 @@ from limits import parse as parse_limit
 
 from .config import setting
 from .errors import DeliveryFailed, SendQueueFull
+from .i18n import gettext, language_for
 from .limits import client_network, count_use, limits_on
 from .sms import send_with_twilio
 from .state import state
@@ -139,14 +140,16 @@ def render_email(template: str, to: str, **context: Any) -> Message:
     """
     env = current_app.jinja_env
     links = _links(context)  # what the flow passed, not the host's context processors
-    context = {"site_name": site_name(), "email": to, **context}
-    current_app.update_template_context(context)
-    text_template = env.get_template(f"passwordless/email/{template}.txt")
-    html_template = env.get_template(f"passwordless/email/{template}.html")
-    text = text_template.make_module(context)
-    html = html_template.render(context) if _same_folder(text_template, html_template) else None
-    subject = " ".join(str(getattr(text, "subject", site_name())).split())
-    return Message("email", template, to, subject, str(text).strip() + "\n", html, links)
+    with language_for(_recipient("email", to)):
+        context = {"site_name": site_name(), "email": to, **context}
+        current_app.update_template_context(context)
+        text_template = env.get_template(f"passwordless/email/{template}.txt")
+        html_template = env.get_template(f"passwordless/email/{template}.html")
+        text = text_template.make_module(context)
+        same = _same_folder(text_template, html_template)
+        html = html_template.render(context) if same else None
+        subject = " ".join(str(getattr(text, "subject", site_name())).split())
+        return Message("email", template, to, subject, str(text).strip() + "\n", html, links)
 
 
 def _same_folder(first: Any, second: Any) -> bool:
@@ -163,10 +166,21 @@ def origin_host() -> str:
 def render_sms(template: str, to: str, **context: Any) -> Message:
     """Render ``passwordless/sms/<template>.txt``: short, ending ``@host #code``."""
     links = _links(context)
-    context = {"site_name": site_name(), "host": origin_host(), **context}
-    current_app.update_template_context(context)
-    text = current_app.jinja_env.get_template(f"passwordless/sms/{template}.txt").render(context)
+    with language_for(_recipient("sms", to)):
+        context = {"site_name": site_name(), "host": origin_host(), **context}
+        current_app.update_template_context(context)
+        sms = current_app.jinja_env.get_template(f"passwordless/sms/{template}.txt")
+        text = sms.render(context)
     return Message("sms", template, to, "", text.strip(), links=links)
+
+
+def _recipient(channel: str, to: str) -> Any:
+    """Outside a request, the account a message goes to, for its language
+    (``i18n.language_for``); in one, None: the request's language is used."""
+    if has_request_context():
+        return None
+    adapter = state().adapter
+    return adapter.find_by_email(to) if channel == "email" else adapter.find_by_phone(to)
 
 
 def send(message: Message, *, background: bool | None = None) -> None:
@@ -194,7 +208,9 @@ def send(message: Message, *, background: bool | None = None) -> None:
         if background:
             return  # the page must look the same whether or not a text went out
         raise DeliveryFailed(
-            "We cannot send text messages right now. Please try again later, or use email.",
+            gettext(
+                "We cannot send text messages right now. Please try again later, or use email."
+            ),
             detail="daily SMS cap",
         )
     if not background:

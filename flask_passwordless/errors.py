@@ -6,16 +6,19 @@ in the package catches broadly.
 
 from __future__ import annotations
 
+from .i18n import gettext, ngettext
+from .i18n import lazy_gettext as _l
+
 
 class PasswordlessError(Exception):
     """Base of every user-facing failure: a message and an HTTP status."""
 
     status = 400
-    title = "Something went wrong"
-    message = "Please go back and try again."
+    title = _l("Something went wrong")
+    message = _l("Please go back and try again.")
     #: Where the error page's one link goes, and what it says.
     again_endpoint = "passwordless.login"
-    again_text = "Ask for a new sign-in link"
+    again_text = _l("Ask for a new sign-in link")
 
     def __init__(self, message: str | None = None) -> None:
         super().__init__(message or self.message)
@@ -27,15 +30,15 @@ class FeatureOff(PasswordlessError):
     """A page of a feature this app has turned off: for the visitor, no such page."""
 
     status = 404
-    title = "Page not found"
-    message = "There is no such page here."
+    title = _l("Page not found")
+    message = _l("There is no such page here.")
 
 
 class SecretInvalid(PasswordlessError):
     """A link or code that is unknown, malformed, expired, used or dead."""
 
-    title = "This link or code no longer works"
-    message = (
+    title = _l("This link or code no longer works")
+    message = _l(
         "It has expired, was already used, or was replaced by a newer one. Ask for a new one below."
     )
 
@@ -49,7 +52,7 @@ class LinkNotKept(SecretInvalid):
     cookies too).
     """
 
-    message = (
+    message = _l(
         "It has expired, was already used, or was replaced by a newer one. Ask for a new one "
         "below. If you have just opened it from the message, this browser may be refusing "
         "cookies: signing in needs them."
@@ -61,8 +64,13 @@ class CodeWrong(PasswordlessError):
 
     def __init__(self, remaining: int) -> None:
         self.remaining = remaining
-        tries = "1 try" if remaining == 1 else f"{remaining} tries"
-        super().__init__(f"That code is not right. You have {tries} left.")
+        super().__init__(
+            ngettext(
+                "That code is not right. You have %(num)d try left.",
+                "That code is not right. You have %(num)d tries left.",
+                remaining,
+            )
+        )
 
 
 class CheckRefused(PasswordlessError):
@@ -73,8 +81,8 @@ class CheckRefused(PasswordlessError):
 class FormExpired(PasswordlessError):
     """A POST whose CSRF token is missing, forged or too old."""
 
-    title = "This form has expired"
-    message = (
+    title = _l("This form has expired")
+    message = _l(
         "The page was open too long or was sent from another site. "
         "Go back, reload the page and try again."
     )
@@ -84,16 +92,16 @@ class TooManyMessages(PasswordlessError):
     """A per-person message budget is spent (codes of the second step)."""
 
     status = 429
-    title = "Too many codes"
-    message = "We have sent you several codes already. Wait a few minutes, then try again."
+    title = _l("Too many codes")
+    message = _l("We have sent you several codes already. Wait a few minutes, then try again.")
 
 
 class RateLimited(PasswordlessError):
     """A send budget is spent; rendered as the 429 page with ``retry_after`` seconds."""
 
     status = 429
-    title = "Too many attempts"
-    message = "That was a lot of attempts in a short time. Please wait and try again."
+    title = _l("Too many attempts")
+    message = _l("That was a lot of attempts in a short time. Please wait and try again.")
 
     def __init__(self, retry_after: int, limit: str = "") -> None:
         super().__init__()
@@ -105,8 +113,8 @@ class DeliveryFailed(PasswordlessError):
     """The mail or SMS backend refused the message; ``detail`` is for the log only."""
 
     status = 503
-    title = "We could not send the message"
-    message = "Sending failed on our side. Please try again in a few minutes."
+    title = _l("We could not send the message")
+    message = _l("Sending failed on our side. Please try again in a few minutes.")
 
     def __init__(self, message: str | None = None, detail: str = "") -> None:
         super().__init__(message)
@@ -119,8 +127,8 @@ class SendQueueFull(PasswordlessError):
     Raised before the address is looked at, so every address gets it alike."""
 
     status = 503
-    title = "Too busy to send messages"
-    message = (
+    title = _l("Too busy to send messages")
+    message = _l(
         "We are sending a great many messages right now, so nothing was sent. "
         "Please try again in a minute."
     )
@@ -132,8 +140,8 @@ class DatabaseUnavailable(PasswordlessError):
     rolled back, so nothing it did is saved."""
 
     status = 503
-    title = "Temporarily unavailable"
-    message = (
+    title = _l("Temporarily unavailable")
+    message = _l(
         "We cannot reach our database right now, so nothing was changed. "
         "Please try again in a minute."
     )
@@ -148,14 +156,17 @@ class DatabaseNotSetUp(PasswordlessError):
     """
 
     status = 500
-    title = "This site is not set up yet"
-    message = "Sign-in is not working on our side. Please try again later."
+    title = _l("This site is not set up yet")
+    message = _l("Sign-in is not working on our side. Please try again later.")
 
     def __init__(self, debug_detail: str = "") -> None:
         super().__init__(
-            f"The database is missing a table or column ({debug_detail}). "
-            "Run `flask db upgrade` (after `flask db migrate`, if no migration creates it "
-            "yet), then reload this page."
+            gettext(
+                "The database is missing a table or column (%(detail)s). Run `flask db "
+                "upgrade` (after `flask db migrate`, if no migration creates it yet), then "
+                "reload this page.",
+                detail=debug_detail,
+            )
             if debug_detail
             else None
         )

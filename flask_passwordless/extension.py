@@ -17,7 +17,7 @@ from flask_mail import Mail
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf.csrf import CSRFProtect
 
-from . import audit
+from . import audit, i18n
 from .adapter import UserAdapter
 from .authenticators import AuthenticatorType, Registry, builtin_registry
 from .authenticators.store import Authenticators
@@ -66,6 +66,8 @@ class PasswordlessState:
     #: Whether this process has logged the production problems (``_warn_once``).
     warned: bool = False
     warn_lock: threading.Lock = field(default_factory=threading.Lock)
+    #: Loaded catalogues, per locale (``i18n.PasswordlessDomain``).
+    translations: dict[Any, Any] = field(default_factory=dict)
 
 
 class Passwordless:
@@ -128,6 +130,7 @@ class Passwordless:
         # A Limiter of the host's keeps its hooks; ours runs them on our pages only.
         hooks = None if host_limiter else take_request_hooks(app, state.limiter)
 
+        i18n.set_up(app)
         _login_manager(app)
         if "csrf" not in app.extensions:
             # Ours guards the extension's pages only (see pages.check_csrf): a host's
@@ -180,8 +183,10 @@ def _login_manager(app: Flask) -> LoginManager:
     manager.user_loader(load_signed_in_user)
     if manager.login_view is None:
         manager.login_view = "passwordless.login"
-        manager.login_message = "Please sign in to see this page."
+        manager.login_message = i18n.lazy_gettext("Please sign in to see this page.")
         manager.login_message_category = "info"
+        # A lazy string cannot go into the session: flash it translated, now.
+        manager.localize_callback = manager.localize_callback or str
     return manager
 
 

@@ -23,6 +23,8 @@ from flask import g
 from . import clock
 from .config import setting
 from .errors import PasswordlessError
+from .i18n import gettext
+from .i18n import lazy_gettext as _l
 from .signals import emit, login_locked
 from .state import state
 from .wording import duration
@@ -36,14 +38,16 @@ class LockedOut(PasswordlessError):
     """Too many failures for this identifier; says when to try again."""
 
     status = 429
-    title = "Too many wrong tries"
+    title = _l("Too many wrong tries")
 
     def __init__(self, retry_after: int) -> None:
         self.retry_after = max(1, retry_after)
         super().__init__(
-            f"There were too many wrong tries. Try again in "
-            f"{duration(self.retry_after, wait=True)}. A sign-in link "
-            "from your email is never blocked."
+            gettext(
+                "There were too many wrong tries. Try again in %(wait)s. A sign-in link "
+                "from your email is never blocked.",
+                wait=duration(self.retry_after, wait=True),
+            )
         )
 
 

@@ -11,6 +11,8 @@ from wtforms import BooleanField, EmailField, HiddenField, PasswordField, String
 from wtforms.validators import AnyOf, InputRequired, Length, ValidationError
 
 from .config import setting
+from .i18n import gettext, ngettext
+from .i18n import lazy_gettext as _l
 from .passwords import PasswordRefused, check_policy, normalise
 from .phone import PhoneRefused, normalise_phone, parse_phone
 from .widgets import CheckboxInput, EmailInput, HiddenInput, PasswordInput, TelInput, TextInput
@@ -32,18 +34,22 @@ def email_problem(value: str) -> str:
     value = value.strip()
     local, _, domain = value.rpartition("@")
     if any(ch.isspace() for ch in value):
-        return "it cannot contain spaces."
+        return gettext("it cannot contain spaces.")
     if "@" not in value:
-        return "it needs an @, as in name@example.com."
+        return gettext("it needs an @, as in name@example.com.")
     if "@" in local:
-        return "it can have only one @."
+        return gettext("it can have only one @.")
     if not local:
-        return "add the part before the @."
+        return gettext("add the part before the @.")
     if not domain:
-        return "add the part after the @, as in name@example.com."
+        return gettext("add the part after the @, as in name@example.com.")
     if "." not in domain:
-        return "the part after the @ needs a dot, as in example.com."
-    return "check it for typos."
+        return gettext("the part after the @ needs a dot, as in example.com.")
+    return gettext("check it for typos.")
+
+
+def code_length_message(length: int) -> str:
+    return ngettext("The code is %(num)d digit.", "The code is %(num)d digits.", length)
 
 
 def masked_email(email: str) -> str:
@@ -96,11 +102,11 @@ class Form(FlaskForm):
 
 class EmailForm(Form):
     email = EmailField(
-        "Email address",
+        _l("Email address"),
         widget=EmailInput(),
         validators=[
-            InputRequired("Enter your email address."),
-            Length(max=254, message="That is too long for an email address."),
+            InputRequired(_l("Enter your email address.")),
+            Length(max=254, message=_l("That is too long for an email address.")),
         ],
         filters=[_strip],
         render_kw={"autocomplete": "email", "spellcheck": "false"},
@@ -112,18 +118,20 @@ class EmailForm(Form):
             self.normalised_email = normalise_email(field.data)
         except EmailNotValidError:
             problem = email_problem(field.data)
-            raise ValidationError(f"That email address is not valid: {problem}") from None
+            raise ValidationError(
+                gettext("That email address is not valid: %(problem)s", problem=problem)
+            ) from None
 
 
 class PhoneForm(Form):
     """A number to verify: it must pass the whole SMS policy, and the page says why not."""
 
     phone = TelField(
-        "Phone number",
+        _l("Phone number"),
         widget=TelInput(),
         validators=[
-            InputRequired("Enter your phone number."),
-            Length(max=40, message="That is too long for a phone number."),
+            InputRequired(_l("Enter your phone number.")),
+            Length(max=40, message=_l("That is too long for a phone number.")),
         ],
         filters=[_strip],
         render_kw={"autocomplete": "tel", "inputmode": "tel"},
@@ -148,11 +156,11 @@ class SignInPhoneForm(PhoneForm):
 
 class CodeForm(Form):
     code = StringField(
-        "Code",
+        _l("Code"),
         widget=TextInput(),
         validators=[
-            InputRequired("Enter the code from the message."),
-            Length(max=20, message="The code is too long."),
+            InputRequired(_l("Enter the code from the message.")),
+            Length(max=20, message=_l("The code is too long.")),
         ],
         filters=[_digits_only],
         render_kw={
@@ -165,7 +173,7 @@ class CodeForm(Form):
     def validate_code(self, field: Any) -> None:
         length = setting("CODE_LENGTH")
         if not field.data.isascii() or not field.data.isdigit() or len(field.data) != length:
-            raise ValidationError(f"The code is {length} digits.")
+            raise ValidationError(code_length_message(length))
 
 
 class PasswordLoginForm(EmailForm):
@@ -173,11 +181,11 @@ class PasswordLoginForm(EmailForm):
     the typed form too for hashes made before passwords were normalised."""
 
     password = PasswordField(
-        "Password",
+        _l("Password"),
         widget=PasswordInput(),
         validators=[
-            InputRequired("Enter your password."),
-            Length(max=1024, message="That is too long for a password."),
+            InputRequired(_l("Enter your password.")),
+            Length(max=1024, message=_l("That is too long for a password.")),
         ],
         render_kw={"autocomplete": "current-password"},
     )
@@ -187,15 +195,15 @@ class NewPasswordForm(Form):
     """A new password, typed twice, checked against the policy."""
 
     password = PasswordField(
-        "New password",
+        _l("New password"),
         widget=PasswordInput(),
-        validators=[InputRequired("Choose a password."), Length(max=1024)],
+        validators=[InputRequired(_l("Choose a password.")), Length(max=1024)],
         render_kw={"autocomplete": "new-password"},
     )
     confirm = PasswordField(
-        "Type it again",
+        _l("Type it again"),
         widget=PasswordInput(),
-        validators=[InputRequired("Type the password again.")],
+        validators=[InputRequired(_l("Type the password again."))],
         render_kw={"autocomplete": "new-password"},
     )
     token = HiddenField(widget=HIDDEN)
@@ -214,7 +222,7 @@ class NewPasswordForm(Form):
         """Compared normalised, like everything else: the same password typed twice
         through different input methods is the same password."""
         if normalise(field.data or "") != normalise(self.password.data or ""):
-            raise ValidationError("The two passwords are not the same.")
+            raise ValidationError(gettext("The two passwords are not the same."))
 
 
 class AppCodeForm(CodeForm):
@@ -222,16 +230,16 @@ class AppCodeForm(CodeForm):
 
     def validate_code(self, field: Any) -> None:
         if not field.data.isascii() or not field.data.isdigit() or len(field.data) != 6:
-            raise ValidationError("The code is 6 digits.")
+            raise ValidationError(code_length_message(6))
 
 
 class ChangePasswordForm(NewPasswordForm):
     """A new password, when the session has not proved enough to skip the old one."""
 
     current = PasswordField(
-        "Current password",
+        _l("Current password"),
         widget=PasswordInput(),
-        validators=[InputRequired("Enter your current password."), Length(max=1024)],
+        validators=[InputRequired(_l("Enter your current password.")), Length(max=1024)],
         render_kw={"autocomplete": "current-password"},
     )
 
@@ -243,21 +251,21 @@ class StepForm(Form):
     #: Which authenticator the value is for; absent means the one the page showed.
     method = HiddenField(widget=HIDDEN, validators=[Length(max=40)])
     code = StringField(
-        "Code",
+        _l("Code"),
         widget=TextInput(),
-        validators=[Length(max=64, message="That is too long for a code.")],
+        validators=[Length(max=64, message=_l("That is too long for a code."))],
         filters=[_strip],
         render_kw={"autocomplete": "one-time-code", "spellcheck": "false"},
     )
     password = PasswordField(
-        "Password",
+        _l("Password"),
         widget=PasswordInput(),
-        validators=[Length(max=1024, message="That is too long for a password.")],
+        validators=[Length(max=1024, message=_l("That is too long for a password."))],
         render_kw={"autocomplete": "current-password"},
     )
     #: A passkey's answer (JSON), filled in by the page's script.
     credential = HiddenField(widget=HIDDEN, validators=[Length(max=16_384)])
-    remember = BooleanField("Remember this device", widget=CheckboxInput())
+    remember = BooleanField(_l("Remember this device"), widget=CheckboxInput())
 
     def field_for(self, field: str) -> Any:
         """The form field of a type's ``field`` ("code", "text", "password", "passkey")."""

@@ -19,6 +19,7 @@ from .errors import (
     PasswordlessError,
     RateLimited,
 )
+from .i18n import page_language, we_select
 from .limits import retry_after
 from .signals import emit, rate_limited
 from .state import state
@@ -32,7 +33,7 @@ def render_page(name: str, status: int = 200, **context: Any) -> Any:
 
 
 def template_context() -> dict[str, Any]:
-    return {"passwordless_site_name": site_name()}
+    return {"passwordless_site_name": site_name(), **page_language()}
 
 
 #: PASSWORDLESS_CONTENT_SECURITY_POLICY = "strict": the shipped pages load their one
@@ -76,6 +77,8 @@ def secure_headers(response: Any) -> Any:
     response.headers["X-Frame-Options"] = "DENY"
     response.headers.setdefault("Content-Security-Policy", content_security_policy())
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    if we_select():  # the page's language came from Accept-Language
+        response.vary.add("Accept-Language")
     return response
 
 

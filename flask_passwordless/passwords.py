@@ -26,6 +26,8 @@ from zxcvbn_rs_py import Entropy, zxcvbn
 from . import breaches
 from .config import setting
 from .errors import PasswordlessError
+from .i18n import lazy_gettext, ngettext
+from .i18n import lazy_gettext as _l
 
 #: Characters the estimator sees. Its cost grows faster than the length (a random
 #: 128-character string takes about 0.3 s), and characters past these can only add
@@ -34,50 +36,58 @@ ESTIMATED_LENGTH = 64
 
 #: The estimator's warnings, said our way (keyed by the name of its enum member).
 WARNINGS = {
-    "StraightRowsOfKeysAreEasyToGuess": "Rows of keys on a keyboard are easy to guess.",
-    "ShortKeyboardPatternsAreEasyToGuess": "Short keyboard patterns are easy to guess.",
-    "RepeatsLikeAaaAreEasyToGuess": 'Repeated characters like "aaa" are easy to guess.',
-    "RepeatsLikeAbcAbcAreOnlySlightlyHarderToGuess": (
+    "StraightRowsOfKeysAreEasyToGuess": _l("Rows of keys on a keyboard are easy to guess."),
+    "ShortKeyboardPatternsAreEasyToGuess": _l("Short keyboard patterns are easy to guess."),
+    "RepeatsLikeAaaAreEasyToGuess": _l('Repeated characters like "aaa" are easy to guess.'),
+    "RepeatsLikeAbcAbcAreOnlySlightlyHarderToGuess": _l(
         'Repeats like "abcabc" are hardly harder to guess than "abc".'
     ),
-    "ThisIsATop10Password": "It is one of the ten most used passwords.",
-    "ThisIsATop100Password": "It is one of the hundred most used passwords.",
-    "ThisIsACommonPassword": "It is a very common password.",
-    "ThisIsSimilarToACommonlyUsedPassword": "It is a common password with small changes.",
-    "SequencesLikeAbcAreEasyToGuess": 'Sequences like "abc" or "6543" are easy to guess.',
-    "RecentYearsAreEasyToGuess": "Recent years are easy to guess.",
-    "AWordByItselfIsEasyToGuess": "A single word is easy to guess.",
-    "DatesAreOftenEasyToGuess": "Dates are easy to guess.",
-    "NamesAndSurnamesByThemselvesAreEasyToGuess": "Names on their own are easy to guess.",
-    "CommonNamesAndSurnamesAreEasyToGuess": "Common names are easy to guess.",
+    "ThisIsATop10Password": _l("It is one of the ten most used passwords."),
+    "ThisIsATop100Password": _l("It is one of the hundred most used passwords."),
+    "ThisIsACommonPassword": _l("It is a very common password."),
+    "ThisIsSimilarToACommonlyUsedPassword": _l("It is a common password with small changes."),
+    "SequencesLikeAbcAreEasyToGuess": _l('Sequences like "abc" or "6543" are easy to guess.'),
+    "RecentYearsAreEasyToGuess": _l("Recent years are easy to guess."),
+    "AWordByItselfIsEasyToGuess": _l("A single word is easy to guess."),
+    "DatesAreOftenEasyToGuess": _l("Dates are easy to guess."),
+    "NamesAndSurnamesByThemselvesAreEasyToGuess": _l("Names on their own are easy to guess."),
+    "CommonNamesAndSurnamesAreEasyToGuess": _l("Common names are easy to guess."),
 }
 
 #: And its suggestions; the first one that has text here is shown.
 SUGGESTIONS = {
-    "UseAFewWordsAvoidCommonPhrases": "Use a few words, not a common phrase.",
-    "AddAnotherWordOrTwo": "Add another word or two: uncommon words are best.",
-    "CapitalizationDoesntHelpVeryMuch": "Capital letters do not help much.",
-    "AllUppercaseIsAlmostAsEasyToGuessAsAllLowercase": "All capitals are almost as easy to guess.",
-    "ReversedWordsArentMuchHarderToGuess": "Words spelled backwards are not much harder to guess.",
-    "PredictableSubstitutionsDontHelpVeryMuch": (
+    "UseAFewWordsAvoidCommonPhrases": _l("Use a few words, not a common phrase."),
+    "AddAnotherWordOrTwo": _l("Add another word or two: uncommon words are best."),
+    "CapitalizationDoesntHelpVeryMuch": _l("Capital letters do not help much."),
+    "AllUppercaseIsAlmostAsEasyToGuessAsAllLowercase": _l(
+        "All capitals are almost as easy to guess."
+    ),
+    "ReversedWordsArentMuchHarderToGuess": _l(
+        "Words spelled backwards are not much harder to guess."
+    ),
+    "PredictableSubstitutionsDontHelpVeryMuch": _l(
         'Swapping letters for look-alikes ("@" for "a") does not help much.'
     ),
-    "UseALongerKeyboardPatternWithMoreTurns": "Use a longer keyboard pattern with more turns.",
-    "AvoidRepeatedWordsAndCharacters": "Avoid repeated words and characters.",
-    "AvoidSequences": "Avoid sequences.",
-    "AvoidRecentYears": "Avoid recent years.",
-    "AvoidYearsThatAreAssociatedWithYou": "Avoid years that have to do with you.",
-    "AvoidDatesAndYearsThatAreAssociatedWithYou": "Avoid dates and years that have to do with you.",
+    "UseALongerKeyboardPatternWithMoreTurns": _l("Use a longer keyboard pattern with more turns."),
+    "AvoidRepeatedWordsAndCharacters": _l("Avoid repeated words and characters."),
+    "AvoidSequences": _l("Avoid sequences."),
+    "AvoidRecentYears": _l("Avoid recent years."),
+    "AvoidYearsThatAreAssociatedWithYou": _l("Avoid years that have to do with you."),
+    "AvoidDatesAndYearsThatAreAssociatedWithYou": _l(
+        "Avoid dates and years that have to do with you."
+    ),
 }
 
-TOO_WEAK = "That password is too easy to guess."
-FROM_ADDRESS = "It is built from your email address or the name of this site."
-FALLBACK_ADVICE = "Try a longer phrase of a few uncommon words."
-BREACHED = "That password has appeared in a data breach, so attackers try it early. Choose another."
+TOO_WEAK = _l("That password is too easy to guess.")
+FROM_ADDRESS = _l("It is built from your email address or the name of this site.")
+FALLBACK_ADVICE = _l("Try a longer phrase of a few uncommon words.")
+BREACHED = _l(
+    "That password has appeared in a data breach, so attackers try it early. Choose another."
+)
 
 
 class PasswordRefused(PasswordlessError):
-    title = "Choose another password"
+    title = lazy_gettext("Choose another password")
 
 
 class Verdict(enum.Enum):
@@ -107,15 +117,19 @@ def check_policy(password: str, email: str | None = None) -> None:
     password = normalise(password)
     low, high = setting("PASSWORD_MIN_LENGTH"), setting("PASSWORD_MAX_LENGTH")
     if len(password) < low:
-        raise PasswordRefused(f"Use at least {low} characters.")
+        raise PasswordRefused(
+            ngettext("Use at least %(num)d character.", "Use at least %(num)d characters.", low)
+        )
     if len(password) > high:
-        raise PasswordRefused(f"Use at most {high} characters.")
+        raise PasswordRefused(
+            ngettext("Use at most %(num)d character.", "Use at most %(num)d characters.", high)
+        )
     minimum, hints = setting("PASSWORD_MIN_SCORE"), user_inputs(email)
     estimate = zxcvbn(password[:ESTIMATED_LENGTH], hints)
     if int(estimate.score) < minimum:
         raise PasswordRefused(_advice(password, estimate, hints, minimum))
     if breaches.breached(password):
-        raise PasswordRefused(BREACHED)
+        raise PasswordRefused(str(BREACHED))
 
 
 def user_inputs(email: str | None) -> list[str]:
@@ -140,7 +154,7 @@ def _advice(password: str, estimate: Entropy, hints: list[str], minimum: int) ->
     warning = WARNINGS.get(_name(feedback.warning if feedback else None), "")
     names = [_name(item) for item in (feedback.suggestions if feedback else ())]
     advice = next((SUGGESTIONS[name] for name in names if name in SUGGESTIONS), FALLBACK_ADVICE)
-    return " ".join(part for part in (TOO_WEAK, warning, advice) if part)
+    return " ".join(str(part) for part in (TOO_WEAK, warning, advice) if part)
 
 
 def _name(member: object) -> str:

@@ -11,6 +11,7 @@ from phonenumbers import NumberParseException, PhoneNumberType
 
 from .config import setting
 from .errors import PasswordlessError
+from .i18n import gettext, lazy_gettext
 
 #: Types that can receive an SMS. FIXED_LINE_OR_MOBILE covers countries
 #: (such as the US) where the two share number ranges.
@@ -20,7 +21,7 @@ SMS_TYPES = {PhoneNumberType.MOBILE, PhoneNumberType.FIXED_LINE_OR_MOBILE}
 class PhoneRefused(PasswordlessError):
     """A number that cannot be parsed or may not receive our SMS."""
 
-    title = "That phone number cannot be used"
+    title = lazy_gettext("That phone number cannot be used")
 
 
 def allowed_regions() -> set[str]:
@@ -32,13 +33,15 @@ def allowed_regions() -> set[str]:
 def parse_phone(text: str) -> str:
     """E.164 form of any valid number, or PhoneRefused with a message for the form."""
     if not isinstance(text, str) or not text.strip() or len(text) > 40:
-        raise PhoneRefused("Enter a phone number, like +1 415 555 2671.")
+        raise PhoneRefused(gettext("Enter a phone number, like +1 415 555 2671."))
     try:
         number = phonenumbers.parse(text, setting("PHONE_DEFAULT_REGION"))
     except NumberParseException:
-        raise PhoneRefused("That does not look like a phone number.") from None
+        raise PhoneRefused(gettext("That does not look like a phone number.")) from None
     if not phonenumbers.is_valid_number(number):
-        raise PhoneRefused("That phone number is not valid. Check the digits and country code.")
+        raise PhoneRefused(
+            gettext("That phone number is not valid. Check the digits and the country code.")
+        )
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
@@ -46,9 +49,11 @@ def check_sms_policy(e164: str) -> None:
     """Raise PhoneRefused unless we may text this number (region, then type)."""
     number = phonenumbers.parse(e164)
     if phonenumbers.region_code_for_number(number) not in allowed_regions():
-        raise PhoneRefused("We cannot send text messages to numbers in that country.")
+        raise PhoneRefused(gettext("We cannot send text messages to numbers in that country."))
     if phonenumbers.number_type(number) not in SMS_TYPES:
-        raise PhoneRefused("That number cannot receive text messages. Use a mobile number.")
+        raise PhoneRefused(
+            gettext("That number cannot receive text messages. Use a mobile number.")
+        )
 
 
 def may_text(e164: str) -> bool:

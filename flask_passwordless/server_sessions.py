@@ -21,6 +21,7 @@ from flask_login import current_user
 
 from . import clock, request_info
 from .config import setting
+from .i18n import lazy_gettext
 from .signals import emit, session_ended, session_started
 from .state import state
 from .tokens import candidate_hashes, hash_secret
@@ -34,9 +35,9 @@ SIGN_OUT, REVOKED, IDLE, EXPIRED = "sign-out", "revoked", "idle", "expired"
 #: Flashed by the request that finds its session ended (a protected page then adds
 #: Flask-Login's "Please sign in to see this page." on its way to sign-in).
 MESSAGES = {
-    REVOKED: "This browser was signed out from another session.",
-    IDLE: "You were signed out after a time without activity.",
-    EXPIRED: "You were signed out: you had been signed in for a long time.",
+    REVOKED: lazy_gettext("This browser was signed out from another session."),
+    IDLE: lazy_gettext("You were signed out after a time without activity."),
+    EXPIRED: lazy_gettext("You were signed out: you had been signed in for a long time."),
 }
 MAX_SECRET_LENGTH = 100  # a real one has 43 characters
 MAX_ID = 2**31 - 1  # the id column's range: a bigger number must not reach the database
@@ -110,7 +111,7 @@ def load_user(auth_id: str) -> Any | None:
         session.pop(COOKIE_KEY, None)
         if ended != REVOKED and state().sessions.end_apart(row.id, row.user_key, now):
             emit(session_ended, user=user, session_id=row.id, reason=ended)
-        flash(MESSAGES[ended], "info")
+        flash(str(MESSAGES[ended]), "info")  # a lazy string cannot go into the session
         return None
     if (now - row.last_seen_at).total_seconds() >= setting("SESSION_TOUCH_EVERY"):
         state().sessions.touch(row.id, now, request_info.client_address())

@@ -14,6 +14,7 @@ from flask_login import current_user, login_user, logout_user
 
 from . import clock, server_sessions
 from .config import setting
+from .i18n import gettext, ngettext
 from .request_info import check_request_url
 from .signals import emit, sessions_revoked, user_logged_in
 from .state import state
@@ -78,8 +79,12 @@ def others_signed_out(count: int) -> str:
     if count == 0:
         return ""
     if count == 1:
-        return " Your other signed-in browser was signed out."
-    return f" Your {count} other signed-in browsers were signed out."
+        return " " + gettext("Your other signed-in browser was signed out.")
+    return " " + ngettext(
+        "Your %(num)d other signed-in browser was signed out.",
+        "Your %(num)d other signed-in browsers were signed out.",
+        count,
+    )
 
 
 def sign_out_everywhere(user: Any) -> None:
@@ -272,7 +277,7 @@ def auth_required(
                 check_request_url()  # the sign-in redirect carries this URL
                 return current_app.login_manager.unauthorized()  # type: ignore[attr-defined]
             if not _record_satisfies(methods, within, level):
-                flash("Please confirm it is you to continue.", "info")
+                flash(gettext("Please confirm it is you to continue."), "info")
                 target = request.full_path if request.query_string else request.path
                 return redirect(url_for("passwordless.login", next=target))
             return view(*args, **kwargs)

@@ -17,6 +17,8 @@ from . import clock, devices, request_info
 from .config import setting
 from .delivery import render_email, send
 from .errors import PasswordlessError
+from .i18n import format_datetime
+from .i18n import lazy_gettext as _l
 from .session import redirect_after_login, sign_in
 from .state import state
 from .steps import SIGN_IN, Step, begin_step, save_step
@@ -24,8 +26,8 @@ from .user_agents import describe_user_agent
 
 
 class SecondFactorUnavailable(PasswordlessError):
-    title = "A second step is needed"
-    message = (
+    title = _l("A second step is needed")
+    message = _l(
         "Your account asks for a second step after this kind of sign-in, but it has no "
         "other way to prove it is you. Sign in with another method, then add a phone "
         "number or an authenticator app."
@@ -104,7 +106,7 @@ def complete(user: Any, methods: list[str], next_url: str | None, *, known_devic
                 email,
                 device=describe_user_agent(agent),
                 ip=request_info.client_address(),
-                when=clock.now().strftime("%Y-%m-%d %H:%M UTC"),
+                when=format_datetime(clock.now()),
                 has_password=state().adapter.password_hash_of(user) is not None,
             )
         )

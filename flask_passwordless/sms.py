@@ -11,15 +11,18 @@ from typing import Any
 
 from .config import setting
 from .errors import DeliveryFailed
+from .i18n import lazy_gettext
 from .state import state
 
 #: What a person can do about the Twilio errors they can cause.
 TWILIO_ERRORS = {
-    21211: "That phone number is not valid. Check the digits and the country code.",
-    21614: "That number cannot receive text messages. Use a mobile number.",
-    21408: "We cannot send text messages to that country.",
-    21610: "That number has asked not to receive our messages. Text START to us from "
-    "it to allow them again.",
+    21211: lazy_gettext("That phone number is not valid. Check the digits and the country code."),
+    21614: lazy_gettext("That number cannot receive text messages. Use a mobile number."),
+    21408: lazy_gettext("We cannot send text messages to that country."),
+    21610: lazy_gettext(
+        "That number has asked not to receive our messages. Text START to us from "
+        "it to allow them again."
+    ),
 }
 
 TWILIO_API = "https://api.twilio.com"

@@ -9,12 +9,15 @@ page lists rows, never on a signed-in page. Each costs a fraction of a
 millisecond (with the ``ua-parser-rs`` resolver; a few milliseconds without),
 after the rules load once per process (under a second, on first use, so that
 importing the app and every ``flask`` command do not pay it). Names are cached
-by agent string, and an agent is read only up to ``MAX_LENGTH`` characters.
+by agent string (the browser and system, not the sentence, which is written in
+the reader's language), and an agent is read only up to ``MAX_LENGTH`` characters.
 """
 
 from __future__ import annotations
 
 from functools import lru_cache
+
+from .i18n import gettext
 
 #: Longest part of an agent string read: the column keeps this much, and no
 #: browser sends more (a longer one is padding, read no further).
@@ -22,7 +25,6 @@ MAX_LENGTH = 512
 #: Distinct agent strings whose names are kept.
 CACHE_SIZE = 1024
 
-UNKNOWN = "Unknown browser"
 
 # ua-parser's family names, as people call them.
 _BROWSERS = {
@@ -47,23 +49,22 @@ _SYSTEMS = {
 
 def describe_user_agent(agent: str) -> str:
     """A readable name like "Firefox on macOS"; "Unknown browser" when nothing is known."""
-    if not isinstance(agent, str):
-        return UNKNOWN
-    # A lone surrogate (not from a request: request_info drops them) would make the
-    # parser raise; it becomes "?".
-    return _describe(agent[:MAX_LENGTH].encode("utf-8", "replace").decode("utf-8"))
+    browser, system = (None, None)
+    if isinstance(agent, str):
+        # A lone surrogate (not from a request: request_info drops them) would make
+        # the parser raise; it becomes "?".
+        browser, system = _names(agent[:MAX_LENGTH].encode("utf-8", "replace").decode("utf-8"))
+    if browser and system:
+        return gettext("%(browser)s on %(system)s", browser=browser, system=system)
+    return browser or system or gettext("Unknown browser")
 
 
 @lru_cache(maxsize=CACHE_SIZE)
-def _describe(agent: str) -> str:
+def _names(agent: str) -> tuple[str | None, str | None]:
     if not agent.strip():
-        return UNKNOWN
+        return None, None
     browser, system = _families(agent)
-    browser = _BROWSERS.get(browser or "", browser)
-    system = _SYSTEMS.get(system or "", system)
-    if browser and system:
-        return f"{browser} on {system}"
-    return browser or system or UNKNOWN
+    return _BROWSERS.get(browser or "", browser), _SYSTEMS.get(system or "", system)
 
 
 def _families(agent: str) -> tuple[str | None, str | None]:

@@ -1,8 +1,18 @@
-"""Numbers in sentences: durations with the right unit and plural."""
+"""Numbers in sentences: durations with the right unit and plural, in the reader's language."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
+
+from .i18n import ngettext
+
+#: The unit in words, with the reader's language's plural forms (Arabic has six).
+UNITS: dict[str, Callable[[int], str]] = {
+    "hour": lambda n: ngettext("%(num)d hour", "%(num)d hours", n),
+    "minute": lambda n: ngettext("%(num)d minute", "%(num)d minutes", n),
+    "second": lambda n: ngettext("%(num)d second", "%(num)d seconds", n),
+}
 
 
 def duration(seconds: int, *, wait: bool = False) -> str:
@@ -27,7 +37,7 @@ def duration(seconds: int, *, wait: bool = False) -> str:
         value, unit = seconds // 60, "minute"
     else:
         value, unit = seconds, "second"
-    return f"{value} {unit}{'' if value == 1 else 's'}"
+    return str(UNITS[unit](value))
 
 
 def lifetime(seconds: int) -> dict[str, Any]:

@@ -43,7 +43,7 @@ def promised(page: str) -> set[str]:
     found = re.search(r"sign in with (.+?), (?:we also ask|and before)", page)
     if not found:
         return set()
-    return set(re.split(r", | or ", found.group(1)))
+    return set(re.split(r",? or |, ", found.group(1)))  # CLDR English: "A, B, or C"
 
 
 @pytest.mark.parametrize(("password", "passwordless", "sms"), SETTINGS)

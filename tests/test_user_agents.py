@@ -135,10 +135,10 @@ def parsed(monkeypatch):
         seen.append(agent)
         return real(agent)
 
-    user_agents._describe.cache_clear()
+    user_agents._names.cache_clear()
     monkeypatch.setattr(user_agents, "_families", spy)
     yield seen
-    user_agents._describe.cache_clear()
+    user_agents._names.cache_clear()
 
 
 def test_the_parser_reads_only_the_first_max_length_characters(parsed):
@@ -164,7 +164,7 @@ def test_signed_in_pages_never_parse_the_agent(app, parsed):
     assert pass_second_factor(app, client, remember=True).status_code == 302
     assert parsed, "remembering the device names it"
     parsed.clear()
-    user_agents._describe.cache_clear()  # a parse now would show, cached or not
+    user_agents._names.cache_clear()  # a parse now would show, cached or not
     for _ in range(5):
         assert client.get("/private").status_code == 200
     assert parsed == []

@@ -15,9 +15,17 @@ from pathlib import Path
 import pytest
 from built_wheel import ROOT, fresh_venv, run
 
+from flask_passwordless.i18n import SHIPPED_LANGUAGES
+
 pytestmark = pytest.mark.slow
 
 SHIPPED = (
+    "flask_passwordless/translations/flask_passwordless.pot",
+    *(
+        f"flask_passwordless/translations/{language}/LC_MESSAGES/flask_passwordless.mo"
+        for language in SHIPPED_LANGUAGES
+        if language != "en"
+    ),
     "flask_passwordless/templates/passwordless/login.html",
     "flask_passwordless/templates/passwordless/email/login.txt",
     "flask_passwordless/static/passwordless/passwordless.css",
@@ -57,10 +65,12 @@ CHECK_APP = textwrap.dedent(
 
     client = app.test_client()
     login = client.get("/auth/login")
+    german = client.get("/auth/login", headers={"Accept-Language": "de"})
     css = client.get("/auth/static/passwordless/passwordless.css")
     print(json.dumps({
         "login_status": login.status_code,
         "login_html": login.get_data(as_text=True),
+        "german_html": german.get_data(as_text=True),
         "css_status": css.status_code,
         "css": css.get_data(as_text=True),
         "package_file": flask_passwordless.__file__,
@@ -98,6 +108,9 @@ def test_installed_wheel_renders_the_login_page(wheel, tmp_path):
     assert 'name="email"' in result["login_html"]
     assert 'name="csrf_token"' in result["login_html"]
     assert "prefers-color-scheme" in result["css"]
+    # The compiled catalogues came with it: German pages in German.
+    assert '<html lang="de" dir="ltr">' in result["german_html"]
+    assert "<h1>Anmelden</h1>" in result["german_html"]
     site_packages = Path(result["site_packages"]).resolve()
     for key in ("package_file", "template_folder", "static_folder"):
         where = Path(result[key]).resolve()

@@ -11,6 +11,7 @@ from typing import Any
 
 from .. import clock, signals
 from ..delivery import render_email, send
+from ..i18n import lazy_gettext
 from ..signals import emit
 from ..state import state
 from . import recovery, totp
@@ -23,9 +24,10 @@ def _key(user: Any) -> str:
 
 class TotpType(AuthenticatorType):
     name = totp.TYPE
-    label = "Authenticator app"
+    label = lazy_gettext("Authenticator app")
     factor = HAVE
-    prompt = "Code from the app"
+    prompt = lazy_gettext("Code from the app")
+    missing = lazy_gettext("Enter the code from the app.")
     manage_endpoint = "passwordless.account_totp"
 
     def is_second(self) -> bool:
@@ -53,11 +55,12 @@ class TotpType(AuthenticatorType):
 
 class RecoveryType(AuthenticatorType):
     name = recovery.TYPE
-    label = "Recovery code"
+    label = lazy_gettext("Recovery code")
     factor = KNOW
     last_resort = True
     field = "text"
-    prompt = "Recovery code"
+    prompt = lazy_gettext("Recovery code")
+    missing = lazy_gettext("Enter a recovery code.")
     manage_endpoint = "passwordless.recovery_codes"
 
     def is_second(self) -> bool:

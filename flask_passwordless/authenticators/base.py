@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from ..i18n import lazy_gettext
+
 if TYPE_CHECKING:
     from ..steps import Step
 
@@ -39,7 +41,9 @@ class AuthenticatorType:
     #: The field the step shows: "code" (digits of CODE_LENGTH) or "text".
     field: str = "code"
     #: Label of the field on the second-step page.
-    prompt: str = "Code"
+    prompt: str = lazy_gettext("Code")
+    #: What the second-step page says when nothing was typed.
+    missing: str = lazy_gettext("Enter the code.")
     #: The authenticator that can set this one anew (a reset link from the mailbox
     #: sets the password): the two then count as one towards a session's level.
     derived_from: str | None = None

@@ -11,6 +11,7 @@ from typing import Any
 
 from ..config import setting
 from ..delivery import Message, render_email
+from ..i18n import lazy_gettext
 from ..state import state
 from ..wording import lifetime
 from .base import HAVE
@@ -19,9 +20,10 @@ from .codes import SentCodeType
 
 class EmailType(SentCodeType):
     name = "email"
-    label = "Email"
+    label = lazy_gettext("Email")
     factor = HAVE
-    prompt = "Code from the email"
+    prompt = lazy_gettext("Code from the email")
+    missing = lazy_gettext("Enter the code from the email.")
     manage_endpoint = "passwordless.account_email"
 
     def is_first(self) -> bool:

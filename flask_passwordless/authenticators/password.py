@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..config import setting
+from ..i18n import lazy_gettext
 from ..passwords import verify_password
 from ..state import state
 from .base import KNOW, AuthenticatorType
@@ -13,10 +14,11 @@ from .base import KNOW, AuthenticatorType
 
 class PasswordType(AuthenticatorType):
     name = "password"
-    label = "Password"
+    label = lazy_gettext("Password")
     factor = KNOW
     field = "password"
-    prompt = "Password"
+    prompt = lazy_gettext("Password")
+    missing = lazy_gettext("Enter your password.")
     derived_from = "email"  # a reset link sets it from the mailbox
     manage_endpoint = "passwordless.account_password"
 

@@ -6,6 +6,7 @@ from typing import Any
 
 from ..config import setting
 from ..delivery import Message, render_sms
+from ..i18n import lazy_gettext
 from ..phone import display_phone, masked_phone
 from ..state import state
 from ..wording import lifetime
@@ -15,9 +16,10 @@ from .codes import SentCodeType
 
 class SmsType(SentCodeType):
     name = "sms"
-    label = "Text message"
+    label = lazy_gettext("Text message")
     factor = HAVE
-    prompt = "Code from the text message"
+    prompt = lazy_gettext("Code from the text message")
+    missing = lazy_gettext("Enter the code from the text message.")
     manage_endpoint = "passwordless.account_phone"
 
     def is_first(self) -> bool:

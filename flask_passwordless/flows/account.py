@@ -18,6 +18,7 @@ from ..delivery import render_email, send
 from ..errors import FormExpired
 from ..failures import failures
 from ..forms import ActionForm, ChangePasswordForm, NewPasswordForm, TwoFactorSettingForm
+from ..i18n import gettext, ngettext
 from ..limits import Limits
 from ..pages import render_page
 from ..passwords import hash_password, verify_password
@@ -73,11 +74,11 @@ def second_step_after() -> list[str]:
     settings (``signin.second_factor_required``): the page promises only these."""
     asked = []
     if setting("PASSWORD_LOGIN"):
-        asked += ["your password", "a password reset link"]
+        asked += [gettext("your password"), gettext("a password reset link")]
     if setting("TWO_FACTOR_FOR_PASSWORDLESS"):
-        asked.append("an email")
+        asked.append(gettext("an email"))
         if setting("SMS_ENABLED"):
-            asked.append("a text message")
+            asked.append(gettext("a text message"))
     return asked
 
 
@@ -108,7 +109,7 @@ def _current_password_right(user: Any, form: ChangePasswordForm) -> bool:
         return True
     failures().record(identifier)
     emit(signals.login_failed, identifier=identifier, reason="wrong-password")
-    form.current.errors = ["That is not your current password."]
+    form.current.errors = [gettext("That is not your current password.")]
     return False
 
 
@@ -145,15 +146,25 @@ def _changed_message(forgotten: int, *, first: bool = False) -> str:
     """What ended, said on the page (reset links included: the user may have asked
     for one before remembering the password). A first password was set, not changed."""
     message = (
-        f"Your password was {'set' if first else 'changed'}. Other browsers were signed "
-        "out, and reset and sign-in links and codes sent before now no longer work."
+        gettext(
+            "Your password was set. Other browsers were signed out, and reset and sign-in "
+            "links and codes sent before now no longer work."
+        )
+        if first
+        else gettext(
+            "Your password was changed. Other browsers were signed out, and reset and "
+            "sign-in links and codes sent before now no longer work."
+        )
     )
     if forgotten == 1:
-        message += " Your remembered device was forgotten: it asks for the second step again."
+        message += " " + gettext(
+            "Your remembered device was forgotten: it asks for the second step again."
+        )
     elif forgotten:
-        message += (
-            f" Your {forgotten} remembered devices were forgotten: each asks for the second "
-            "step again."
+        message += " " + ngettext(
+            "Your %(num)d remembered device was forgotten: it asks for the second step again.",
+            "Your %(num)d remembered devices were forgotten: each asks for the second step again.",
+            forgotten,
         )
     return message
 
@@ -169,11 +180,13 @@ def account_two_factor() -> Any:
         enable = form.enable.data == "1"
         if enable and not has_second:
             flash(
-                "Add a phone number or an authenticator app first: it gives the second step.",
+                gettext(
+                    "Add a phone number or an authenticator app first: it gives the second step."
+                ),
                 "error",
             )
         elif not enable and two_step_required(user):
-            flash("Two-step sign-in is required for your account.", "error")
+            flash(gettext("Two-step sign-in is required for your account."), "error")
         elif enable != state().adapter.two_factor_enabled(user):
             state().adapter.set_two_factor(user, enable)
             send(render_email("two_factor_changed", state().adapter.email_of(user), enabled=enable))
@@ -231,10 +244,16 @@ def _revoke(device_id: int | None) -> Any:
 def _forgotten_message(revoked: list[Any], *, one: bool) -> str:
     """Which device was forgotten, and what that means for it."""
     if one:
-        return f"{revoked[0].name} was forgotten: it will ask for the second step again."
+        return gettext(
+            "%(device)s was forgotten: it will ask for the second step again.",
+            device=revoked[0].name,
+        )
     if len(revoked) == 1:
-        return "Your remembered device was forgotten: it will ask for the second step again."
-    return (
-        f"All {len(revoked)} remembered devices were forgotten: each will ask for the "
-        "second step again."
+        return gettext(
+            "Your remembered device was forgotten: it will ask for the second step again."
+        )
+    return ngettext(
+        "All %(num)d remembered device was forgotten: each will ask for the second step again.",
+        "All %(num)d remembered devices were forgotten: each will ask for the second step again.",
+        len(revoked),
     )

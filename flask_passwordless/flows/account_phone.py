@@ -17,6 +17,7 @@ from ..config import setting
 from ..delivery import render_email, render_sms, send
 from ..errors import DeliveryFailed, FormExpired
 from ..forms import ActionForm, CodeForm, PhoneForm
+from ..i18n import gettext
 from ..limits import Limits
 from ..pages import render_page
 from ..phone import display_phone, masked_phone
@@ -69,7 +70,7 @@ def account_phone() -> Any:
         # Whether *another* account holds the number is said only after its code
         # comes back (in _save): only the person holding that phone may learn it.
         if form.e164 == current:
-            form.phone.errors = ["That is already your number."]
+            form.phone.errors = [gettext("That is already your number.")]
         elif _send_code(form.e164, form):
             return redirect(url_for(".verify_phone"))
     return render_page(
@@ -126,12 +127,14 @@ def _save(phone_number: str) -> Any:
     user = current_user._get_current_object()
     _forget_pending()
     if not state().adapter.set_phone(user, phone_number, clock.now()):
-        flash("That number belongs to another account.", "error")
+        flash(gettext("That number belongs to another account."), "error")
         return redirect(url_for(".account_phone"))
-    _tell_owner(user, f"changed to {masked_phone(phone_number)}")
+    _tell_owner(user, masked_phone(phone_number))
     emit(signals.phone_verified, user=user, phone_number=phone_number)
     ended = end_other_sessions(user)
-    message = f"Your phone number {display_phone(phone_number)} is verified."
+    message = gettext(
+        "Your phone number %(number)s is verified.", number=display_phone(phone_number)
+    )
     flash(message + others_signed_out(ended), "success")
     return redirect(url_for(".account_phone"))
 
@@ -144,7 +147,9 @@ def remove_phone() -> Any:
     user = current_user._get_current_object()
     current = state().adapter.phone_of(user)
     if two_step_on(user) and not _other_second_factor(user):
-        flash("Turn off two-step sign-in first: it sends its codes to this number.", "error")
+        flash(
+            gettext("Turn off two-step sign-in first: it sends its codes to this number."), "error"
+        )
     elif current and request.form.get("confirmed") != "1":
         return render_page(
             "account_phone.html",
@@ -155,10 +160,10 @@ def remove_phone() -> Any:
         )
     elif current:
         state().adapter.set_phone(user, None)
-        _tell_owner(user, "removed")
+        _tell_owner(user, None)
         emit(signals.phone_removed, user=user)
         ended = end_other_sessions(user)
-        flash("Your phone number was removed." + others_signed_out(ended), "success")
+        flash(gettext("Your phone number was removed.") + others_signed_out(ended), "success")
     return redirect(url_for(".account_phone"))
 
 
@@ -168,9 +173,9 @@ def _other_second_factor(user: Any) -> bool:
     return any(not kind.last_resort for kind in others)
 
 
-def _tell_owner(user: Any, change: str) -> None:
+def _tell_owner(user: Any, number: str | None) -> None:
     email = state().adapter.email_of(user)
-    send(render_email("phone_changed", email, change=change))
+    send(render_email("phone_changed", email, number=number))
 
 
 def _forget_pending() -> None:

@@ -16,6 +16,8 @@ from flask_login import current_user
 from .. import server_sessions
 from ..errors import FormExpired
 from ..forms import ActionForm
+from ..i18n import gettext
+from ..i18n import lazy_gettext as _l
 from ..limits import Limits
 from ..pages import render_page
 from ..session import auth_required, end_other_sessions, others_signed_out, recently_signed_in
@@ -26,7 +28,7 @@ recent = auth_required(within=recently_signed_in)
 
 #: Methods that are not authenticator types, as "how it signed in" shows them
 #: (the types show their own label).
-OTHER_METHODS = {"device": "Remembered device", "reset": "Password reset link"}
+OTHER_METHODS = {"device": _l("Remembered device"), "reset": _l("Password reset link")}
 
 
 def register(bp: Blueprint, limits: Limits) -> None:
@@ -76,9 +78,9 @@ def revoke_session(session_id: int) -> Any:
         raise FormExpired()
     this = server_sessions.current()
     if this is not None and this.id == session_id:
-        flash("To end this session, sign out.", "info")
+        flash(gettext("To end this session, sign out."), "info")
     elif server_sessions.end_one(current_user._get_current_object(), session_id):
-        flash("That browser was signed out.", "success")
+        flash(gettext("That browser was signed out."), "success")
     return redirect(url_for(".account_sessions"))
 
 
@@ -86,5 +88,5 @@ def revoke_other_sessions() -> Any:
     if not ActionForm().validate_on_submit():
         raise FormExpired()
     ended = end_other_sessions(current_user._get_current_object())
-    flash(("This session stays signed in." + others_signed_out(ended)).strip(), "success")
+    flash((gettext("This session stays signed in.") + others_signed_out(ended)).strip(), "success")
     return redirect(url_for(".account_sessions"))

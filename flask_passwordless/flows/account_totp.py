@@ -21,6 +21,7 @@ from ..authenticators.recovery import remaining
 from ..delivery import render_email, send, site_name
 from ..errors import FormExpired
 from ..forms import ActionForm, AppCodeForm
+from ..i18n import gettext
 from ..limits import Limits
 from ..pages import render_page
 from ..session import end_other_sessions, others_signed_out
@@ -86,7 +87,11 @@ def remove_app(user: Any) -> bool:
 
 def _tell_owner(user: Any, *, added: bool) -> None:
     email = state().adapter.email_of(user)
-    send(render_email("authenticator_changed", email, added=added, label="An authenticator app"))
+    send(
+        render_email(
+            "authenticator_changed", email, added=added, label=gettext("An authenticator app")
+        )
+    )
 
 
 def _enrol(user: Any, form: AppCodeForm) -> bool:
@@ -96,7 +101,7 @@ def _enrol(user: Any, form: AppCodeForm) -> bool:
         return False
     if not add_app(user, secret, form.code.data or ""):
         form.code.errors = [
-            "That code is not right. Check the app shows this site, then try the new code."
+            gettext("That code is not right. Check the app shows this site, then try the new code.")
         ]
         return False
     session.pop(ENROLLING, None)
@@ -127,7 +132,7 @@ def account_totp() -> Any:
         )
     form = AppCodeForm()
     if _enrol(user, form):
-        flash("Your authenticator app is set up. Two-step sign-in is on.", "success")
+        flash(gettext("Your authenticator app is set up. Two-step sign-in is on."), "success")
         if remaining(state().authenticators, state().adapter.key_of(user)) == 0:
             return show_new_codes(user, first=True)
         return redirect(url_for(".account_totp"))
@@ -146,14 +151,16 @@ def remove_totp() -> Any:
     user = current_user._get_current_object()
     if _needed(user):
         flash(
-            "Add a phone number or turn off two-step sign-in first: the app is your only "
-            "second step.",
+            gettext(
+                "Add a phone number or turn off two-step sign-in first: the app is your only "
+                "second step."
+            ),
             "error",
         )
         return redirect(url_for(".account_totp"))
     if remove_app(user):
         ended = end_other_sessions(user)
-        flash("The authenticator app was removed." + others_signed_out(ended), "success")
+        flash(gettext("The authenticator app was removed.") + others_signed_out(ended), "success")
     return redirect(url_for(".account_totp"))
 
 
@@ -162,14 +169,16 @@ def two_factor_setup() -> Any:
     app now, as part of this sign-in; the session starts once it works."""
     loaded = load_step(ENROL)
     if loaded is None:
-        flash("Your sign-in took too long or was interrupted. Please sign in again.", "info")
+        flash(
+            gettext("Your sign-in took too long or was interrupted. Please sign in again."), "info"
+        )
         return redirect(url_for(".login"))
     user, step = loaded
     if not two_step_required(user) or state().registry.has_second_factor(user):
         # Set up elsewhere meanwhile (or no longer required): this step is stale, and
         # a second app added here would let the first factor alone pass for two.
         clear_step()
-        flash("Please sign in again.", "info")
+        flash(gettext("Please sign in again."), "info")
         return redirect(url_for(".login"))
     form = AppCodeForm()
     if _enrol(user, form):

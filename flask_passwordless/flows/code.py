@@ -14,6 +14,8 @@ from .. import signals
 from ..errors import CodeWrong, SecretInvalid
 from ..failures import failures
 from ..forms import CodeForm
+from ..i18n import gettext
+from ..i18n import lazy_gettext as _l
 from ..limits import Limits
 from ..pages import render_page
 from ..session import PENDING, ExpectedCode, pending_code
@@ -36,7 +38,7 @@ def register(bp: Blueprint, limits: Limits) -> None:
 def login_code() -> Any:
     pending = pending_code(*FINISH)
     if pending is None:
-        flash("Enter your email address to get a code.", "info")
+        flash(gettext("Enter your email address to get a code."), "info")
         return redirect(url_for(".login"))
     form = CodeForm()
     if form.validate_on_submit():
@@ -48,7 +50,7 @@ def login_code() -> Any:
 
 
 #: An earlier message's code, typed after a newer message replaced it.
-REPLACED = (
+REPLACED = _l(
     "That code is from an earlier message: a newer one replaced it. Type the code from "
     "the newest message."
 )
@@ -58,7 +60,7 @@ def _refusal(wrong: CodeWrong, code: str, pending: ExpectedCode) -> str:
     """What to say about a wrong code: the old one from a replaced message is no typo.
     (The try counts either way: it was counted on the live secret.)"""
     if state().secrets.was_one_of(pending.replaced, code, pending.purpose):
-        return REPLACED
+        return str(REPLACED)
     return wrong.message
 
 

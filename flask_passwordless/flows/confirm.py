@@ -23,6 +23,7 @@ from ..authenticators import AuthenticatorType
 from ..config import setting
 from ..errors import FormExpired
 from ..forms import ActionForm, StepForm
+from ..i18n import gettext
 from ..limits import Limits
 from ..session import auth_required, recently_signed_in, safe_next
 from ..signin import show, two_step_on
@@ -85,7 +86,7 @@ def full_strength(page: str | None = None, *, changes_only: bool = False) -> Cal
                 target = request.full_path if request.query_string else request.path
             else:
                 target = url_for(page) if page else setting("POST_LOGIN_URL")
-            flash("Please confirm it is you to continue.", "info")
+            flash(gettext("Please confirm it is you to continue."), "info")
             if recent_methods() and _offers(user):
                 return redirect(url_for("passwordless.confirm", next=target))
             return redirect(url_for("passwordless.login", next=target))
@@ -151,5 +152,5 @@ def confirm_send() -> Any:
     kind = chosen(_offers(user), request.form.get("method"))
     if kind is not None and kind.sends_code:
         show(user, step, kind.name)
-        flash("We sent you a code.", "success")
+        flash(gettext("We sent you a code."), "success")
     return redirect(url_for(".confirm", next=step.next, method=kind.name if kind else None))

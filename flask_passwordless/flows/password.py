@@ -14,6 +14,7 @@ from .. import signals
 from ..config import only_when
 from ..failures import failures
 from ..forms import PasswordLoginForm
+from ..i18n import gettext
 from ..limits import Limits
 from ..pages import render_page
 from ..passwords import Verdict, hash_password, needs_rehash, verify_password
@@ -50,5 +51,5 @@ def login_password() -> Any:
             return first_factor_passed(user, "password", safe_next(form.next.data))
         failures().record(email)
         emit(signals.login_failed, identifier=email, reason="wrong-password")
-        form.password.errors = ["That email and password do not match an account."]
+        form.password.errors = [gettext("That email and password do not match an account.")]
     return render_page("password_login.html", form=form)

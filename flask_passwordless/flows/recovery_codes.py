@@ -24,6 +24,7 @@ from ..config import setting
 from ..delivery import render_email, send, site_name
 from ..errors import FormExpired
 from ..forms import ActionForm
+from ..i18n import gettext
 from ..limits import Limits
 from ..pages import render_page
 from ..session import auth_required, end_other_sessions, others_signed_out
@@ -71,7 +72,11 @@ def show_new_codes(user: Any, *, first: bool) -> Any:
         if ended:
             flash("Your old recovery codes no longer work." + others_signed_out(ended), "success")
         email = state().adapter.email_of(user)
-        send(render_email("authenticator_changed", email, added=True, label="New recovery codes"))
+        send(
+            render_email(
+                "authenticator_changed", email, added=True, label=gettext("New recovery codes")
+            )
+        )
     emit(signals.authenticator_added, user=user, type=recovery.TYPE)
     text = render_page_text(codes)
     return render_page(
@@ -85,5 +90,9 @@ def show_new_codes(user: Any, *, first: bool) -> Any:
 
 def render_page_text(codes: list[str]) -> str:
     """The file a person saves: what the codes are for, then one code a line."""
-    lines = [f"Recovery codes for {site_name()}", "Each code works once.", ""]
+    lines = [
+        gettext("Recovery codes for %(site)s", site=site_name()),
+        gettext("Each code works once."),
+        "",
+    ]
     return "\n".join([*lines, *codes, ""])

@@ -16,6 +16,7 @@ from ..config import setting
 from ..delivery import ensure_queue_room, external_url, render_email, send
 from ..errors import LinkNotKept, SecretInvalid
 from ..forms import EmailForm, NewPasswordForm
+from ..i18n import gettext
 from ..limits import Limits
 from ..pages import render_page
 from ..passwords import hash_password
@@ -100,7 +101,7 @@ def reset_confirm() -> Any:
         return _reset_confirm()
     except SecretInvalid as error:
         error.again_endpoint = "passwordless.reset"
-        error.again_text = "Ask for a new reset link"
+        error.again_text = gettext("Ask for a new reset link")
         raise
 
 
@@ -151,5 +152,5 @@ def _replace_password(user: Any, password: str) -> Any:
     emit(signals.password_changed, user=user)
     if setting("RESET_SIGNS_IN") and not _needs_missing_second_factor(user):
         return first_factor_passed(user, "reset", None)
-    flash("Your password was changed. Sign in with it now.", "success")
+    flash(gettext("Your password was changed. Sign in with it now."), "success")
     return redirect(url_for(".login_password"))

@@ -10,13 +10,14 @@ from flask_login import current_user
 from ..config import setting
 from ..errors import FormExpired
 from ..forms import ActionForm
+from ..i18n import lazy_gettext as _l
 from ..limits import Limits
 from ..session import sign_out, sign_out_everywhere
 
 #: Said on the next page that shows messages (the host's, or ours): the session
 #: is gone after the redirect, so the flash goes into the fresh one.
-SIGNED_OUT = "You are signed out."
-SIGNED_OUT_EVERYWHERE = "You are signed out of every browser where you were signed in."
+SIGNED_OUT = _l("You are signed out.")
+SIGNED_OUT_EVERYWHERE = _l("You are signed out of every browser where you were signed in.")
 
 
 def register(bp: Blueprint, limits: Limits) -> None:
@@ -28,7 +29,7 @@ def logout() -> Any:
     if not ActionForm().validate_on_submit():
         raise FormExpired()
     sign_out()
-    flash(SIGNED_OUT, "success")
+    flash(str(SIGNED_OUT), "success")
     return redirect(setting("POST_LOGOUT_URL"))
 
 
@@ -37,8 +38,8 @@ def logout_everywhere() -> Any:
         raise FormExpired()
     if current_user.is_authenticated:
         sign_out_everywhere(current_user._get_current_object())
-        flash(SIGNED_OUT_EVERYWHERE, "success")
+        flash(str(SIGNED_OUT_EVERYWHERE), "success")
     else:
         sign_out()
-        flash(SIGNED_OUT, "success")
+        flash(str(SIGNED_OUT), "success")
     return redirect(setting("POST_LOGOUT_URL"))

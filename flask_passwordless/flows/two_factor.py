@@ -18,6 +18,8 @@ from ..config import setting
 from ..errors import CheckRefused, CodeWrong, FormExpired, SecretInvalid
 from ..failures import failures
 from ..forms import ActionForm, StepForm
+from ..i18n import gettext
+from ..i18n import lazy_gettext as _l
 from ..limits import Limits
 from ..pages import render_page
 from ..signals import emit
@@ -25,7 +27,7 @@ from ..signin import complete, show
 from ..state import state
 from ..steps import SIGN_IN, Step, clear_step, load_step, save_step
 
-EXPIRED = "This code has expired or was used up. Send yourself a new one."
+EXPIRED = _l("This code has expired or was used up. Send yourself a new one.")
 
 
 def register(bp: Blueprint, limits: Limits) -> None:
@@ -40,7 +42,7 @@ def register(bp: Blueprint, limits: Limits) -> None:
 
 
 def start_over() -> Any:
-    flash("Your sign-in took too long or was interrupted. Please sign in again.", "info")
+    flash(gettext("Your sign-in took too long or was interrupted. Please sign in again."), "info")
     return redirect(url_for(".login"))
 
 
@@ -71,21 +73,25 @@ def check_step(user: Any, step: Step, kind: AuthenticatorType, value: str) -> st
     guesses are compared one at a time and each failure is counted before the next.
     """
     if not value:
-        return f"Enter the {kind.prompt.lower()}."
+        return str(kind.missing)
     lock = lockout_key(step, kind)
     held = failures().claim(lock)
-    wrong = "That password is not right." if kind.field == "password" else "That code is not right."
+    wrong = (
+        gettext("That password is not right.")
+        if kind.field == "password"
+        else gettext("That code is not right.")
+    )
     try:
         passed = kind.verify(user, value, step)
     except CodeWrong as refused:
-        passed, wrong = False, refused.message if refused.remaining else EXPIRED
+        passed, wrong = False, refused.message if refused.remaining else str(EXPIRED)
     except CheckRefused as refused:
         passed, wrong = False, refused.message
     except SecretInvalid:
         failures().release(lock, held)
         save_step(step)
         emit(signals.login_failed, identifier=step.identifier, reason="dead-code")
-        return EXPIRED
+        return str(EXPIRED)
     save_step(step)
     if passed:
         return None
@@ -174,5 +180,8 @@ def resend_code() -> Any:
     if kind.sends_code:
         again = step.channel == kind.name and step.id is not None
         show(user, step, kind.name)
-        flash("We sent you a new code." if again else "We sent you a code.", "success")
+        flash(
+            gettext("We sent you a new code.") if again else gettext("We sent you a code."),
+            "success",
+        )
     return redirect(url_for(".two_factor", method=kind.name))

@@ -1,0 +1,180 @@
+"""Every page and message, in every language: lang and dir, nothing left in English.
+
+A test-client walk (quicker than the browser's, and in any language) visits each
+page in its main states and collects the messages sent on the way. The finder
+(tests/untranslated.py) then names any visible text that no source string of
+the ``.pot`` covers: a string added without pl_gettext shows up here, page by page.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from test_security import _normalised
+from untranslated import _pattern, source_strings, untranslated, visible_text
+
+from apps import User, create_app, db
+from conftest import add_user, code_in, csrf_token, link_in, request_login, submit_code
+from flask_passwordless import UserAdapter, i18n
+
+EMAIL = "erin@example.com"
+SITE = "Test App"
+LANG = re.compile(r'<html lang="([^"]*)" dir="([^"]*)">')
+#: Shipped, and Arabic (right to left) even before its catalogue is complete.
+LANGUAGES = sorted({*i18n.SHIPPED_LANGUAGES, "ar"})
+
+
+def walk(app, language: str) -> list[tuple[str, str]]:
+    """(name, HTML) of every page the walk reached, in ``language``."""
+    client = app.test_client()
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = language
+    pages: list[tuple[str, str]] = []
+
+    def see(name: str, response) -> None:
+        assert response.status_code < 500, (name, response.status_code)
+        pages.append((name, response.get_data(as_text=True)))
+
+    def post(path: str, follow: bool = True, **data):
+        data["csrf_token"] = csrf_token(client, path)
+        return client.post(path, data=data, follow_redirects=follow)
+
+    see("login", client.get("/auth/login"))
+    see("login-invalid", post("/auth/login", email="not an address"))
+    see("password_login", client.get("/auth/login/password"))
+    see("password_login-empty", post("/auth/login/password", email="", password=""))
+    see("sms_login", client.get("/auth/login/sms"))
+    see("reset", client.get("/auth/reset"))
+    see("reset_sent", post("/auth/reset", email=EMAIL))
+    see("error-link", client.get("/auth/login/link?token=not-a-token", follow_redirects=True))
+
+    post("/auth/login", email=EMAIL)
+    outbox = app.extensions["passwordless"].outbox
+    message = outbox[-1]
+    see("code", client.get("/auth/login/code"))
+    see("code-wrong", post("/auth/login/code", code="000000"))
+    link = link_in(message).removeprefix("https://app.example.com")
+    see("link_confirm", client.get(link, follow_redirects=True))
+    post("/auth/login/code", code=code_in(message))
+
+    for name, path in [
+        ("account_phone", "/auth/account/phone"),
+        ("account_password", "/auth/account/password"),
+        ("account_two_factor", "/auth/account/two-factor"),
+        ("account_devices", "/auth/account/devices"),
+        ("account_sessions", "/auth/account/sessions"),
+        ("account_totp", "/auth/account/totp"),
+        ("recovery_codes", "/auth/account/recovery-codes"),
+    ]:
+        see(name, client.get(path, follow_redirects=True))
+    return pages
+
+
+@pytest.fixture
+def make(tmp_path):
+    made = []
+
+    def build(**config):
+        app = create_app(
+            f"sqlite:///{tmp_path / f'pages{len(made)}.db'}",
+            PASSWORDLESS_LANGUAGES=LANGUAGES,
+            PASSWORDLESS_SEND_IN_BACKGROUND=False,
+            **config,
+        )
+        with app.app_context():
+            db.create_all()
+        add_user(app, EMAIL)
+        made.append(app)
+        return app
+
+    yield build
+    for app in made:
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_every_page_has_the_lang_and_dir_of_its_language(make, language):
+    direction = i18n.text_direction(i18n.parse(language))
+    for name, html in walk(make(), language):
+        assert LANG.search(html).groups() == (i18n.tag(language), direction), name
+
+
+def test_every_visible_string_of_every_page_and_message_is_translatable(make):
+    """In English: what no source string covers was written without pl_gettext."""
+    app = make()
+    sources = source_strings()
+    found = {}
+    for name, html in walk(app, "en"):
+        found[name] = untranslated(html, sources, data=(SITE, EMAIL))
+    for message in app.extensions["passwordless"].outbox:
+        for part, text in (("text", message.text), ("html", message.html or "")):
+            found[f"{message.template}.{part}"] = untranslated(text, sources, data=(SITE, EMAIL))
+        found[f"{message.template}.subject"] = untranslated(message.subject, sources, (SITE,))
+    assert {name: runs for name, runs in found.items() if runs} == {}
+
+
+def _words(source: str) -> int:
+    """Words of the source itself, placeholders and markup aside: "%(browser)s on
+    %(system)s" has one, and "on" is inside German words too."""
+    return len(re.sub(r"<[^>]+>|%\(\w+\)[sd]", " ", source).split())
+
+
+def english_sources(language: str) -> list[str]:
+    """The source strings whose translation into ``language`` differs from them."""
+    from babel.messages.pofile import read_po
+
+    path = i18n.TRANSLATIONS / language / "LC_MESSAGES" / f"{i18n.DOMAIN}.po"
+    with open(path, "rb") as source:
+        catalogue = read_po(source)
+    differ = []
+    for message in catalogue:
+        ids = message.id if isinstance(message.id, tuple) else (message.id,)
+        forms = message.string if isinstance(message.string, tuple) else (message.string,)
+        differ += [text for text in ids if _words(text) > 1 and text not in forms]
+    return differ
+
+
+@pytest.mark.parametrize("language", [x for x in i18n.SHIPPED_LANGUAGES if x != "en"])
+def test_a_translated_page_or_message_shows_no_english_source_string(make, language):
+    app = make()
+    sources = [(text, re.compile(_pattern(text))) for text in english_sources(language)]
+    # (english_sources keeps only sources of two words or more: each has a pattern.)
+    texts = [(name, visible_text(html)) for name, html in walk(app, language)]
+    for message in app.extensions["passwordless"].outbox:
+        texts += [(message.template, message.subject + " " + message.text)]
+        texts += [(message.template + ".html", visible_text(message.html or ""))]
+    leftovers = {
+        name: [source for source, pattern in sources if pattern.search(text)]
+        for name, text in texts
+    }
+    assert {name: found for name, found in leftovers.items() if found} == {}
+
+
+class RecordLanguageAdapter(UserAdapter):
+    """A host that keeps each user's language: it must not reach a page."""
+
+    def locale(self, user):
+        return "ar"
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_known_and_unknown_addresses_get_identical_responses_in_every_language(make, language):
+    app = make()
+    app.extensions["passwordless"].adapter = RecordLanguageAdapter(db, User)
+    known, unknown = app.test_client(), app.test_client()
+    for client in (known, unknown):
+        client.environ_base["HTTP_ACCEPT_LANGUAGE"] = language
+    pairs = [(known, EMAIL), (unknown, "erim@example.com")]
+    steps = [
+        lambda c, e: c.get("/auth/login"),
+        lambda c, e: request_login(c, e),
+        lambda c, e: c.get("/auth/login/code"),
+        lambda c, e: submit_code(c, "000000"),
+        lambda c, e: c.post("/auth/reset", data={"email": e, "csrf_token": csrf_token(c)}),
+    ]
+    for step in steps:
+        first, second = (_normalised(step(c, e), e) for c, e in pairs)
+        assert first == second
+        assert f'lang="{i18n.tag(language)}"' in first[2] or first[0] in (302, 303)
