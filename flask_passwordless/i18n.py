@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from babel import Locale, dates, lists
 from babel.support import NullTranslations
@@ -213,7 +213,7 @@ def format_datetime(moment: datetime) -> str:
     return pattern.replace("{1}", day).replace("{0}", time)
 
 
-def format_list(items: Any, style: str = "standard") -> str:
+def format_list(items: Any, style: Literal["standard", "or"] = "standard") -> str:
     """``Password and Text message``, ``Passwort und SMS``: the language's own "and"
     (``style="or"``: its "or")."""
     return lists.format_list([str(item) for item in items], style=style, locale=current_locale())
