@@ -304,9 +304,9 @@ class PasskeyNameForm(Form):
 
     credential = HiddenField(widget=HIDDEN, validators=[Length(max=16_384)])
     name = StringField(
-        "Name",
+        _l("Name"),
         widget=TextInput(),
-        validators=[Length(max=80, message="Keep the name under 80 characters.")],
+        validators=[Length(max=80, message=_l("Keep the name under 80 characters."))],
         filters=[_strip],
         render_kw={"autocomplete": "off"},
     )

@@ -12,13 +12,26 @@ import re
 
 import pytest
 from test_security import _normalised
+from soft_authenticator import SoftAuthenticator
 from untranslated import _pattern, source_strings, untranslated, visible_text
 
 from apps import User, create_app, db
-from conftest import add_user, code_in, csrf_token, link_in, request_login, submit_code
+from conftest import (
+    add_user,
+    code_in,
+    csrf_token,
+    link_in,
+    request_login,
+    submit_code,
+    token_in,
+)
 from flask_passwordless import UserAdapter, i18n
 
 EMAIL = "erin@example.com"
+NEW = "erin.new@example.com"
+TAKEN = "fred@example.com"
+PASSKEYS = "/auth/account/passkeys"
+CONFIRM = "/auth/account/email/confirm"
 SITE = "Test App"
 LANG = re.compile(r'<html lang="([^"]*)" dir="([^"]*)">')
 #: Shipped, and Arabic (right to left) even before its catalogue is complete.
@@ -35,8 +48,8 @@ def walk(app, language: str) -> list[tuple[str, str]]:
         assert response.status_code < 500, (name, response.status_code)
         pages.append((name, response.get_data(as_text=True)))
 
-    def post(path: str, follow: bool = True, **data):
-        data["csrf_token"] = csrf_token(client, path)
+    def post(path: str, follow: bool = True, token_page: str | None = None, **data):
+        data["csrf_token"] = csrf_token(client, token_page or path)
         return client.post(path, data=data, follow_redirects=follow)
 
     see("login", client.get("/auth/login"))
@@ -47,6 +60,8 @@ def walk(app, language: str) -> list[tuple[str, str]]:
     see("reset", client.get("/auth/reset"))
     see("reset_sent", post("/auth/reset", email=EMAIL))
     see("error-link", client.get("/auth/login/link?token=not-a-token", follow_redirects=True))
+    data = {"credential": "{}", "csrf_token": csrf_token(client)}
+    see("passkey-broken", client.post("/auth/login/passkey", data=data))
 
     post("/auth/login", email=EMAIL)
     outbox = app.extensions["passwordless"].outbox
@@ -65,9 +80,47 @@ def walk(app, language: str) -> list[tuple[str, str]]:
         ("account_sessions", "/auth/account/sessions"),
         ("account_totp", "/auth/account/totp"),
         ("recovery_codes", "/auth/account/recovery-codes"),
+        ("account", "/auth/account"),
+        ("account_passkeys-none", "/auth/account/passkeys"),
+        ("account_email", "/auth/account/email"),
     ]:
         see(name, client.get(path, follow_redirects=True))
+    walk_passkeys(client, see, post)
+    walk_email_change(app, client, see, post)
     return pages
+
+
+def walk_passkeys(client, see, post) -> None:
+    """A passkey made, named, renamed: its page with one, and the account page's count."""
+    soft = SoftAuthenticator()
+    token = csrf_token(client, PASSKEYS)
+    options = client.post(f"{PASSKEYS}/options", data={"csrf_token": token}).get_json()
+    data = {"credential": soft.create(options), "name": ""}  # the default name
+    see("account_passkeys-created", post(PASSKEYS, **data))
+    see(
+        "account_passkeys-bad-name",
+        post(f"{PASSKEYS}/1/rename", token_page=PASSKEYS, name="x" * 81),
+    )
+    see(
+        "account_passkeys-renamed", post(f"{PASSKEYS}/1/rename", token_page=PASSKEYS, name="Laptop")
+    )
+    see("account-passkey", client.get("/auth/account"))
+
+
+def walk_email_change(app, client, see, post) -> None:
+    """Asking for a new address (the same one, one in use, a free one), its code
+    and link pages, and the change."""
+    add_user(app, TAKEN)
+    see("account_email-same", post("/auth/account/email", email=EMAIL))
+    post("/auth/account/email", email=TAKEN)
+    see("account_email_code", post("/auth/account/email", email=NEW))
+    see("account_email_code-wrong", post("/auth/account/email/verify", code="000000"))
+    message = [m for m in app.extensions["passwordless"].outbox if m.template == "email_change"][-1]
+    see("account_email_confirm", client.get(link_in(message), follow_redirects=True))
+    see(
+        "account-email-changed",
+        post(CONFIRM, token_page="/auth/account/email", token=token_in(message)),
+    )
 
 
 @pytest.fixture
@@ -107,10 +160,12 @@ def test_every_visible_string_of_every_page_and_message_is_translatable(make):
     sources = source_strings()
     found = {}
     for name, html in walk(app, "en"):
-        found[name] = untranslated(html, sources, data=(SITE, EMAIL))
+        found[name] = untranslated(html, sources, data=(SITE, EMAIL, NEW, TAKEN))
     for message in app.extensions["passwordless"].outbox:
         for part, text in (("text", message.text), ("html", message.html or "")):
-            found[f"{message.template}.{part}"] = untranslated(text, sources, data=(SITE, EMAIL))
+            found[f"{message.template}.{part}"] = untranslated(
+                text, sources, data=(SITE, EMAIL, NEW, TAKEN)
+            )
         found[f"{message.template}.subject"] = untranslated(message.subject, sources, (SITE,))
     assert {name: runs for name, runs in found.items() if runs} == {}
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from .. import clock, signals
 from ..delivery import render_email, send
-from ..i18n import lazy_gettext
+from ..i18n import gettext, lazy_gettext, ngettext
 from ..signals import emit
 from ..state import state
 from . import recovery, totp
@@ -42,7 +42,7 @@ class TotpType(AuthenticatorType):
         return self.app_of(user) is not None
 
     def summary(self, user: Any) -> str | None:
-        return "Set up" if self.enrolled(user) else None
+        return gettext("Set up") if self.enrolled(user) else None
 
     def last_used(self, user: Any) -> datetime | None:
         row = self.app_of(user)
@@ -73,7 +73,7 @@ class RecoveryType(AuthenticatorType):
         left = recovery.remaining(state().authenticators, _key(user))
         if not left:
             return None
-        return f"{left} recovery {'code' if left == 1 else 'codes'} left"
+        return ngettext("%(num)d recovery code left", "%(num)d recovery codes left", left)
 
     def verify(self, user: Any, value: str, step: Any) -> bool:
         return recovery.use(state().authenticators, _key(user), value, clock.now())

@@ -56,6 +56,7 @@ from .. import clock, signals
 from ..config import setting
 from ..delivery import base_url, site_name
 from ..errors import CheckRefused, SecretInvalid
+from ..i18n import lazy_gettext, ngettext
 from ..signals import emit
 from ..state import state
 from .base import HAVE, AuthenticatorType
@@ -75,18 +76,21 @@ CHALLENGES = "_passwordless_passkey"
 MAX_JSON = 16_384
 _UV = "_passwordless_passkey_uv"
 
-UNKNOWN = (
+UNKNOWN = lazy_gettext(
     "This passkey is not known here: it may have been removed from your account. "
     "Sign in another way, then create a new one."
 )
-NOT_THIS_ACCOUNT = "That passkey belongs to another account. Use a passkey of this account."
-EXPIRED = "The passkey request took too long or was already used. Please try again."
-BROKEN = "The browser sent a passkey answer we could not read. Please try again."
-REFUSED = "The passkey could not be checked. Please try again."
-CLONED = (
+NOT_THIS_ACCOUNT = lazy_gettext(
+    "That passkey belongs to another account. Use a passkey of this account."
+)
+EXPIRED = lazy_gettext("The passkey request took too long or was already used. Please try again.")
+BROKEN = lazy_gettext("The browser sent a passkey answer we could not read. Please try again.")
+REFUSED = lazy_gettext("The passkey could not be checked. Please try again.")
+CLONED = lazy_gettext(
     "This passkey was refused: its use counter went backwards, which can mean a copy of it "
     "exists. Sign in another way and remove it."
 )
+ALREADY_SAVED = lazy_gettext("This passkey is already saved.")
 
 
 class PasskeyRefused(CheckRefused):
@@ -236,7 +240,7 @@ def register(user: Any, raw: Any, name: str) -> int:
     lookup = lookup_of(verified.credential_id)
     store = state().authenticators
     if store.find(lookup) is not None:
-        raise PasskeyRefused("This passkey is already saved.")
+        raise PasskeyRefused(ALREADY_SAVED)
     data = {
         "credential_id": bytes_to_base64url(verified.credential_id),
         "public_key": bytes_to_base64url(verified.credential_public_key),
@@ -257,7 +261,7 @@ def register(user: Any, raw: Any, name: str) -> int:
         )
     except sa.exc.IntegrityError:  # the same passkey saved in parallel
         state().db.session.rollback()
-        raise PasskeyRefused("This passkey is already saved.") from None
+        raise PasskeyRefused(ALREADY_SAVED) from None
 
 
 def authentication_options(user: Any | None, purpose: str) -> str:
@@ -364,10 +368,10 @@ class PasskeyType(AuthenticatorType):
     proves two factors at once (``proofs``)."""
 
     name = TYPE
-    label = "Passkey"
+    label = lazy_gettext("Passkey")
     factor = HAVE
     field = "passkey"
-    prompt = "Passkey"
+    prompt = lazy_gettext("Passkey")
     manage_endpoint = "passwordless.account_passkeys"
 
     def is_first(self) -> bool:
@@ -381,7 +385,9 @@ class PasskeyType(AuthenticatorType):
 
     def summary(self, user: Any) -> str | None:
         count = len(passkeys_of(user))
-        return f"{count} passkey{'' if count == 1 else 's'}" if count else None
+        if not count:
+            return None
+        return ngettext("%(num)d passkey", "%(num)d passkeys", count)
 
     def last_used(self, user: Any) -> datetime | None:
         used = [row.last_used_at for row in passkeys_of(user) if row.last_used_at]

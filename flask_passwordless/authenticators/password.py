@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..config import setting
-from ..i18n import lazy_gettext
+from ..i18n import gettext, lazy_gettext
 from ..passwords import verify_password
 from ..state import state
 from .base import KNOW, AuthenticatorType
@@ -32,7 +32,7 @@ class PasswordType(AuthenticatorType):
         return state().adapter.password_hash_of(user) is not None
 
     def summary(self, user: Any) -> str | None:
-        return "Set" if self.enrolled(user) else None
+        return gettext("Set") if self.enrolled(user) else None
 
     def verify(self, user: Any, value: str, step: Any) -> bool:
         return bool(verify_password(state().adapter.password_hash_of(user), value))

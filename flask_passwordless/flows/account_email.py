@@ -36,6 +36,7 @@ from .. import signals
 from ..config import setting
 from ..delivery import ensure_queue_room, external_url, render_email, send
 from ..errors import FormExpired, LinkNotKept, PasswordlessError, SecretInvalid
+from ..i18n import gettext, lazy_gettext
 from ..forms import CodeForm, EmailForm, LinkForm, masked_email
 from ..limits import Limits, spend_send_budget
 from ..pages import render_page
@@ -65,13 +66,13 @@ PURPOSE = "email-change"
 class ChangeElsewhere(PasswordlessError):
     """An address-change link opened where its account is not signed in."""
 
-    title = "Open this link where you asked for the change"
-    message = (
+    title = lazy_gettext("Open this link where you asked for the change")
+    message = lazy_gettext(
         "This link changes the address of the account that asked for it. Open it in a "
         "browser signed in to that account, or type the code from the email there."
     )
     again_endpoint = "passwordless.account"
-    again_text = "Go to your account"
+    again_text = lazy_gettext("Go to your account")
 
 
 def register(bp: Blueprint, limits: Limits) -> None:
@@ -107,12 +108,12 @@ def account_email() -> Any:
     """Show the address; send a link and a code to a new one."""
     user = _user()
     form = EmailForm()
-    form.email.label.text = "New email address"
+    form.email.label.text = gettext("New email address")
     current = state().adapter.email_of(user)
     if form.validate_on_submit():
         new = form.normalised_email
         if new == current:
-            form.email.errors = ["That is already your address."]
+            form.email.errors = [gettext("That is already your address.")]
         else:
             ensure_queue_room()
             # The account's own budget too: one account must not mail many addresses.
@@ -222,9 +223,10 @@ def _change(user: Any, redeemed: Redeemed) -> Any:
     ended = end_other_sessions(user)
     retire_secrets(user)  # links and codes sent to the old address (and the phone)
     if not adapter.set_email(user, new):
-        flash("That address now belongs to another account.", "error")
+        flash(gettext("That address now belongs to another account."), "error")
         return redirect(url_for(".account_email"))
     send(render_email("email_changed", old, new=masked_email(new)))
     emit(signals.email_changed, user=user, old=old, new=new)
-    flash(f"Your email address is now {new}." + others_signed_out(ended), "success")
+    message = gettext("Your email address is now %(address)s.", address=new)
+    flash(message + others_signed_out(ended), "success")
     return redirect(url_for(".account"))

@@ -23,6 +23,7 @@ from ..config import only_when
 from ..delivery import render_email, send
 from ..errors import FormExpired
 from ..failures import failures
+from ..i18n import gettext
 from ..forms import ActionForm, EmailForm, PasskeyForm, PasskeyNameForm
 from ..limits import Limits
 from ..pages import render_page
@@ -94,7 +95,7 @@ def _json(body: str) -> Any:
 
 
 def _no_json(status: int) -> Any:
-    return _json(json.dumps({"error": "Please reload the page and try again."})), status
+    return _json(json.dumps({"error": gettext("Please reload the page and try again.")})), status
 
 
 # -- the account page ------------------------------------------------------------
@@ -105,10 +106,10 @@ def account_passkeys() -> Any:
     form = PasskeyNameForm()
     if form.validate_on_submit():
         if add_passkey(user, form.credential.data, form.name.data):
-            flash("Your passkey is saved. You can sign in with it now.", "success")
+            flash(gettext("Your passkey is saved. You can sign in with it now."), "success")
             return redirect(url_for(".account_passkeys"))
     elif request.method == "POST":
-        flash("That passkey could not be saved. Please try again.", "error")
+        flash(gettext("That passkey could not be saved. Please try again."), "error")
     return render_page(
         "account_passkeys.html",
         passkeys=passkey.passkeys_of(user),
@@ -122,11 +123,13 @@ def account_passkeys() -> Any:
 def add_passkey(user: Any, credential: Any, name: str | None) -> bool:
     """Save a passkey the browser created (the operation; the view reads the form).
     A refusal is flashed; the owner is told about a success."""
-    name = name or "Passkey on " + describe_user_agent(request_info.user_agent())
+    name = name or gettext(
+        "Passkey on %(device)s", device=describe_user_agent(request_info.user_agent())
+    )
     try:
         passkey.register(user, credential, name)
     except passkey.PasskeyRefused as refused:
-        flash(refused.message, "error")
+        flash(str(refused.message), "error")
         return False
     _tell_owner(user, added=True)
     emit(signals.authenticator_added, user=user, type=passkey.TYPE)
@@ -141,9 +144,9 @@ def rename_passkey(passkey_id: int) -> Any:
     user = current_user._get_current_object()
     form = PasskeyNameForm()
     if not form.validate_on_submit() or not form.name.data:
-        flash("Give the passkey a name of up to 80 characters.", "error")
+        flash(gettext("Give the passkey a name of up to 80 characters."), "error")
     elif passkey.rename(user, passkey_id, form.name.data):
-        flash("The passkey was renamed.", "success")
+        flash(gettext("The passkey was renamed."), "success")
     return redirect(url_for(".account_passkeys"))
 
 
@@ -163,21 +166,23 @@ def remove_passkey(passkey_id: int) -> Any:
     user = current_user._get_current_object()
     if _needed(user):
         flash(
-            "Add another second step or turn off two-step sign-in first: this passkey is "
-            "your only second step.",
+            gettext(
+                "Add another second step or turn off two-step sign-in first: this passkey is "
+                "your only second step."
+            ),
             "error",
         )
     elif passkey.remove(user, passkey_id):
         _tell_owner(user, added=False)
         emit(signals.authenticator_removed, user=user, type=passkey.TYPE)
         ended = end_other_sessions(user)
-        flash("The passkey was removed." + others_signed_out(ended), "success")
+        flash(gettext("The passkey was removed.") + others_signed_out(ended), "success")
     return redirect(url_for(".account_passkeys"))
 
 
 def _tell_owner(user: Any, *, added: bool) -> None:
     email = state().adapter.email_of(user)
-    send(render_email("authenticator_changed", email, added=added, label="A passkey"))
+    send(render_email("authenticator_changed", email, added=added, label=gettext("A passkey")))
 
 
 # -- sign in -------------------------------------------------------------------
@@ -213,7 +218,7 @@ def login_passkey() -> Any:
 
 
 def _login_refused(message: str) -> Any:
-    flash(message, "error")
+    flash(str(message), "error")
     return render_page("login.html", 400, form=EmailForm(formdata=None))
 
 

@@ -70,7 +70,10 @@ def show_new_codes(user: Any, *, first: bool) -> Any:
     if not first:
         ended = end_other_sessions(user)
         if ended:
-            flash("Your old recovery codes no longer work." + others_signed_out(ended), "success")
+            flash(
+                gettext("Your old recovery codes no longer work.") + others_signed_out(ended),
+                "success",
+            )
         email = state().adapter.email_of(user)
         send(
             render_email(

@@ -6,6 +6,8 @@
 //   puts the answer (JSON) in the form's "credential" field, then submits it.
 // - The login form (data-conditional) also offers passkeys in the email field's
 //   autofill (the script sets autocomplete="username webauthn") where it can.
+// - What it says comes from the form's data-message-failed (and, on the create
+//   form, data-message-saved): the template writes them in the reader's language.
 (function () {
   "use strict";
   var forms = document.querySelectorAll("form[data-passkey]");
@@ -103,9 +105,10 @@
       if (credential) send(form, credential);
     }).catch(function (error) {
       if (error && error.message === "no options") return;
+      // The words come from the page (data-message-*), in the reader's language.
       showError(form, error && error.name === "InvalidStateError"
-        ? "This passkey is already saved for your account."
-        : "No passkey was used. Try again, or choose another way.");
+        ? form.getAttribute("data-message-saved") || form.getAttribute("data-message-failed")
+        : form.getAttribute("data-message-failed"));
     });
   }
 
