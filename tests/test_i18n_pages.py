@@ -11,8 +11,8 @@ from __future__ import annotations
 import re
 
 import pytest
-from test_security import _normalised
 from soft_authenticator import SoftAuthenticator
+from test_security import _normalised
 from untranslated import _pattern, source_strings, untranslated, visible_text
 
 from apps import User, create_app, db

@@ -36,8 +36,8 @@ from .. import signals
 from ..config import setting
 from ..delivery import ensure_queue_room, external_url, render_email, send
 from ..errors import FormExpired, LinkNotKept, PasswordlessError, SecretInvalid
-from ..i18n import gettext, lazy_gettext
 from ..forms import CodeForm, EmailForm, LinkForm, masked_email
+from ..i18n import gettext, lazy_gettext
 from ..limits import Limits, spend_send_budget
 from ..pages import render_page
 from ..session import (

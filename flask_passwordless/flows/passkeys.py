@@ -23,8 +23,8 @@ from ..config import only_when
 from ..delivery import render_email, send
 from ..errors import FormExpired
 from ..failures import failures
-from ..i18n import gettext
 from ..forms import ActionForm, EmailForm, PasskeyForm, PasskeyNameForm
+from ..i18n import gettext
 from ..limits import Limits
 from ..pages import render_page
 from ..session import end_other_sessions, others_signed_out, safe_next
