@@ -46,6 +46,7 @@ DATA_WORDS = set(
         "Chrome",
         "Chromium",
         "HeadlessChrome",
+        "Headless",
         "Firefox",
         "Safari",
         "Edge",
