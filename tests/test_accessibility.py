@@ -236,7 +236,9 @@ def test_every_visible_string_of_the_walk_is_translatable(tour):
     list a pass over new pages wraps (tests/untranslated.py)."""
     sources = source_strings()
     found = {
-        visit.name: untranslated(visit.html, sources, data=(SITE, EMAIL, MOBILE_SHOWN, "Tour laptop"))
+        visit.name: untranslated(
+            visit.html, sources, data=(SITE, EMAIL, MOBILE_SHOWN, "Tour laptop")
+        )
         for visit in tour.visits
     }
     assert {name: runs for name, runs in found.items() if runs} == {}
