@@ -423,6 +423,21 @@ SHAPES = [
     '{"id": "x", "rawId": "x", "type": "nope", "response": {"clientDataJSON": "e30"}}',
     json.dumps({"id": "x", "rawId": "x", "type": "public-key", "response": []}),
     "{" * 5000,
+    "[" * 5000,
+    '{"a": ' * 2000 + "1" + "}" * 2000,
+    json.dumps(
+        {
+            "id": "AAAA",
+            "rawId": "AAAA",
+            "type": "public-key",
+            "response": {
+                "clientDataJSON": b64(b"[" * 5000),
+                "authenticatorData": "AAAA",
+                "signature": "AAAA",
+                "attestationObject": "oA",
+            },
+        }
+    ),
     "x" * 20_000,
 ]
 

@@ -139,7 +139,7 @@ def _take_challenge(purpose: str, client_data: bytes) -> bytes:
     session[CHALLENGES] = kept
     try:
         challenge = parse_client_data_json(client_data).challenge
-    except (WebAuthnException, ValueError, TypeError, KeyError):
+    except (WebAuthnException, ValueError, TypeError, KeyError, RecursionError):
         raise PasskeyRefused(BROKEN) from None
     if not isinstance(expected_id, int):
         raise PasskeyRefused(EXPIRED)
@@ -160,7 +160,8 @@ def _parsed(raw: Any, parse: Any) -> Any:
         if not isinstance(json.loads(raw), dict):
             raise PasskeyRefused(BROKEN)
         return parse(raw)
-    except (WebAuthnException, ValueError, TypeError, KeyError, AttributeError):
+    except (WebAuthnException, ValueError, TypeError, KeyError, AttributeError, RecursionError):
+        # RecursionError: JSON nested a few thousand deep is still short enough to send.
         raise PasskeyRefused(BROKEN) from None
 
 
