@@ -321,6 +321,22 @@ def test_a_passkey_is_renamed_only_by_its_owner(app, client, soft):
     assert ">Phone</strong>" in client.get(ACCOUNT).get_data(as_text=True)
 
 
+def test_a_name_with_control_characters_is_saved_without_them(app, client, soft):
+    """PostgreSQL refuses NUL in text: a name typed with one was a 500, on adding
+    (after the challenge was used) and on renaming."""
+    make_user(app)
+    email_sign_in(app, client)
+    added = add_passkey(client, soft, name="Lap\x00top\u202e")
+    assert added.status_code == 302
+    with app.app_context():
+        row_id = passkey.state().authenticators.of_user("1", passkey.TYPE)[0].id
+    assert ">Laptop</strong>" in client.get(ACCOUNT).get_data(as_text=True)
+    token = csrf_token(client, ACCOUNT)
+    data = {"csrf_token": token, "name": "Pho\x00né"}
+    assert client.post(f"{ACCOUNT}/{row_id}/rename", data=data).status_code == 302
+    assert ">Phoné</strong>" in client.get(ACCOUNT).get_data(as_text=True)
+
+
 def test_wrong_answers_for_one_passkey_lead_to_the_lockout(make_app, clock):
     app = make_app(PASSWORDLESS_LOCKOUT_FREE_FAILURES=2)
     soft, client = SoftAuthenticator(), app.test_client()

@@ -56,6 +56,7 @@ from .. import clock, signals
 from ..config import setting
 from ..delivery import base_url, site_name
 from ..errors import CheckRefused, SecretInvalid
+from ..request_info import printable
 from ..signals import emit
 from ..state import state
 from .base import HAVE, AuthenticatorType
@@ -251,7 +252,7 @@ def register(user: Any, raw: Any, name: str) -> int:
             _key(user),
             TYPE,
             data,
-            name=name[:80],
+            name=printable(name, 80),  # PostgreSQL refuses NUL; no bidi overrides either
             now=clock.now(),
             counter=verified.sign_count,
             lookup=lookup,
@@ -347,7 +348,7 @@ def _count(user: Any, row: Any, new: int, now: datetime) -> None:
 
 
 def rename(user: Any, passkey_id: Any, name: str) -> bool:
-    return state().authenticators.rename(_key(user), passkey_id, name[:80])
+    return state().authenticators.rename(_key(user), passkey_id, printable(name, 80))
 
 
 def remove(user: Any, passkey_id: Any) -> bool:
