@@ -510,6 +510,35 @@ def test_one_answer_sent_many_times_at_once_signs_in_once(racing_app):
     assert sorted(statuses) == [302] + [400] * 7
 
 
+def test_passkeys_removed_at_once_never_leave_two_step_without_a_second_step(racing_app):
+    """Each removal read "another passkey remains" before any of them deleted: all
+    went, and a two-step account had no second step left."""
+    app = racing_app
+    make_user(app, phone=PHONE, two_factor=True)
+    client = app.test_client()
+    full_strength_sign_in(app, client, two_step=True)
+    for name in ("One", "Two", "Three", "Four"):
+        assert add_passkey(client, SoftAuthenticator(), name=name).status_code == 302
+    with app.app_context():
+        db.session.execute(sa.text("UPDATE users SET phone_number = NULL"))
+        db.session.commit()
+        ids = [row.id for row in passkey.state().authenticators.of_user("1", passkey.TYPE)]
+    token, cookie = csrf_token(client, ACCOUNT), client.get_cookie("session").value
+    copies = []
+    for _ in ids:
+        copy = app.test_client()
+        copy.set_cookie("session", cookie)
+        copies.append(copy)
+    race(
+        [
+            lambda c=c, i=i: c.post(f"{ACCOUNT}/{i}/remove", data={"csrf_token": token})
+            for c, i in zip(copies, ids, strict=True)
+        ]
+    )
+    with app.app_context():
+        assert len(passkey.state().authenticators.of_user("1", passkey.TYPE)) == 1
+
+
 def test_the_account_page_counts_the_passkeys(app, client, soft):
     make_user(app)
     email_sign_in(app, client)

@@ -351,11 +351,15 @@ def rename(user: Any, passkey_id: Any, name: str) -> bool:
     return state().authenticators.rename(_key(user), passkey_id, printable(name, 80))
 
 
-def remove(user: Any, passkey_id: Any) -> bool:
-    row = state().authenticators.get(_key(user), passkey_id)
+def remove(user: Any, passkey_id: Any, *, keep_one: bool = False) -> bool:
+    """Remove one of the user's passkeys; with ``keep_one``, never their last."""
+    store = state().authenticators
+    row = store.get(_key(user), passkey_id)
     if row is None or row.type != TYPE:
         return False
-    return state().authenticators.remove(_key(user), passkey_id)
+    if keep_one:
+        return store.remove_unless_last(_key(user), passkey_id, TYPE)
+    return store.remove(_key(user), passkey_id)
 
 
 # -- the type ------------------------------------------------------------------
