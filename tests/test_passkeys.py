@@ -337,6 +337,18 @@ def test_a_name_with_control_characters_is_saved_without_them(app, client, soft)
     assert ">Phoné</strong>" in client.get(ACCOUNT).get_data(as_text=True)
 
 
+def test_an_id_past_the_columns_range_finds_nothing(app, client, soft):
+    make_user(app)
+    email_sign_in(app, client)
+    add_passkey(client, soft)
+    token = csrf_token(client, ACCOUNT)
+    for action in ("rename", "remove"):
+        url = f"{ACCOUNT}/{2**63}/{action}"
+        response = client.post(url, data={"csrf_token": token, "name": "Mine"})
+        assert response.status_code == 302
+    assert client.get(ACCOUNT).get_data(as_text=True).count("Rename</button>") == 1
+
+
 def test_wrong_answers_for_one_passkey_lead_to_the_lockout(make_app, clock):
     app = make_app(PASSWORDLESS_LOCKOUT_FREE_FAILURES=2)
     soft, client = SoftAuthenticator(), app.test_client()

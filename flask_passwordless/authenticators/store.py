@@ -25,8 +25,9 @@ _CACHE = "_passwordless_authenticators"
 
 def _is_id(value: Any) -> bool:
     """Ids come from URLs and forms; anything but a plain int matches no row
-    (PostgreSQL would refuse to compare an int column with text)."""
-    return isinstance(value, int) and not isinstance(value, bool)
+    (PostgreSQL would refuse to compare an int column with text), and one past the
+    column's range (``/passkeys/<2**63>/remove``) is refused by the driver: a 500."""
+    return isinstance(value, int) and not isinstance(value, bool) and 0 < value < 2**31
 
 
 class Authenticators:
