@@ -38,6 +38,12 @@ def clean(value: str | None, limit: int) -> str:
     value = value[: limit * 4]  # a UTF-8 character is at most 4 bytes: enough to fill limit
     with suppress(UnicodeEncodeError):  # not a WSGI byte string (already text): keep it
         value = value.encode("latin-1").decode("utf-8", "replace")
+    return printable(value, limit)
+
+
+def printable(value: str, limit: int) -> str:
+    """Typed text (already decoded: a form field) without control and format
+    characters, whitespace runs as one space, at most ``limit`` characters."""
     kept = (
         " " if ch.isspace() else ch
         for ch in value

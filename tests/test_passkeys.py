@@ -321,6 +321,34 @@ def test_a_passkey_is_renamed_only_by_its_owner(app, client, soft):
     assert ">Phone</strong>" in client.get(ACCOUNT).get_data(as_text=True)
 
 
+def test_a_name_with_control_characters_is_saved_without_them(app, client, soft):
+    """PostgreSQL refuses NUL in text: a name typed with one was a 500, on adding
+    (after the challenge was used) and on renaming."""
+    make_user(app)
+    email_sign_in(app, client)
+    added = add_passkey(client, soft, name="Lap\x00top\u202e")
+    assert added.status_code == 302
+    with app.app_context():
+        row_id = passkey.state().authenticators.of_user("1", passkey.TYPE)[0].id
+    assert ">Laptop</strong>" in client.get(ACCOUNT).get_data(as_text=True)
+    token = csrf_token(client, ACCOUNT)
+    data = {"csrf_token": token, "name": "Pho\x00né"}
+    assert client.post(f"{ACCOUNT}/{row_id}/rename", data=data).status_code == 302
+    assert ">Phoné</strong>" in client.get(ACCOUNT).get_data(as_text=True)
+
+
+def test_an_id_past_the_columns_range_finds_nothing(app, client, soft):
+    make_user(app)
+    email_sign_in(app, client)
+    add_passkey(client, soft)
+    token = csrf_token(client, ACCOUNT)
+    for action in ("rename", "remove"):
+        url = f"{ACCOUNT}/{2**63}/{action}"
+        response = client.post(url, data={"csrf_token": token, "name": "Mine"})
+        assert response.status_code == 302
+    assert client.get(ACCOUNT).get_data(as_text=True).count("Rename</button>") == 1
+
+
 def test_wrong_answers_for_one_passkey_lead_to_the_lockout(make_app, clock):
     app = make_app(PASSWORDLESS_LOCKOUT_FREE_FAILURES=2)
     soft, client = SoftAuthenticator(), app.test_client()
@@ -423,6 +451,21 @@ SHAPES = [
     '{"id": "x", "rawId": "x", "type": "nope", "response": {"clientDataJSON": "e30"}}',
     json.dumps({"id": "x", "rawId": "x", "type": "public-key", "response": []}),
     "{" * 5000,
+    "[" * 5000,
+    '{"a": ' * 2000 + "1" + "}" * 2000,
+    json.dumps(
+        {
+            "id": "AAAA",
+            "rawId": "AAAA",
+            "type": "public-key",
+            "response": {
+                "clientDataJSON": b64(b"[" * 5000),
+                "authenticatorData": "AAAA",
+                "signature": "AAAA",
+                "attestationObject": "oA",
+            },
+        }
+    ),
     "x" * 20_000,
 ]
 
@@ -477,6 +520,35 @@ def test_one_answer_sent_many_times_at_once_signs_in_once(racing_app):
         [lambda c=c: c.post("/auth/login/passkey", data=data).status_code for c in copies]
     )
     assert sorted(statuses) == [302] + [400] * 7
+
+
+def test_passkeys_removed_at_once_never_leave_two_step_without_a_second_step(racing_app):
+    """Each removal read "another passkey remains" before any of them deleted: all
+    went, and a two-step account had no second step left."""
+    app = racing_app
+    make_user(app, phone=PHONE, two_factor=True)
+    client = app.test_client()
+    full_strength_sign_in(app, client, two_step=True)
+    for name in ("One", "Two", "Three", "Four"):
+        assert add_passkey(client, SoftAuthenticator(), name=name).status_code == 302
+    with app.app_context():
+        db.session.execute(sa.text("UPDATE users SET phone_number = NULL"))
+        db.session.commit()
+        ids = [row.id for row in passkey.state().authenticators.of_user("1", passkey.TYPE)]
+    token, cookie = csrf_token(client, ACCOUNT), client.get_cookie("session").value
+    copies = []
+    for _ in ids:
+        copy = app.test_client()
+        copy.set_cookie("session", cookie)
+        copies.append(copy)
+    race(
+        [
+            lambda c=c, i=i: c.post(f"{ACCOUNT}/{i}/remove", data={"csrf_token": token})
+            for c, i in zip(copies, ids, strict=True)
+        ]
+    )
+    with app.app_context():
+        assert len(passkey.state().authenticators.of_user("1", passkey.TYPE)) == 1
 
 
 def test_the_account_page_counts_the_passkeys(app, client, soft):

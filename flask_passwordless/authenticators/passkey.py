@@ -57,6 +57,7 @@ from ..config import setting
 from ..delivery import base_url, site_name
 from ..errors import CheckRefused, SecretInvalid
 from ..i18n import lazy_gettext, ngettext
+from ..request_info import printable
 from ..signals import emit
 from ..state import state
 from .base import HAVE, AuthenticatorType
@@ -143,7 +144,7 @@ def _take_challenge(purpose: str, client_data: bytes) -> bytes:
     session[CHALLENGES] = kept
     try:
         challenge = parse_client_data_json(client_data).challenge
-    except (WebAuthnException, ValueError, TypeError, KeyError):
+    except (WebAuthnException, ValueError, TypeError, KeyError, RecursionError):
         raise PasskeyRefused(BROKEN) from None
     if not isinstance(expected_id, int):
         raise PasskeyRefused(EXPIRED)
@@ -164,7 +165,8 @@ def _parsed(raw: Any, parse: Any) -> Any:
         if not isinstance(json.loads(raw), dict):
             raise PasskeyRefused(BROKEN)
         return parse(raw)
-    except (WebAuthnException, ValueError, TypeError, KeyError, AttributeError):
+    except (WebAuthnException, ValueError, TypeError, KeyError, AttributeError, RecursionError):
+        # RecursionError: JSON nested a few thousand deep is still short enough to send.
         raise PasskeyRefused(BROKEN) from None
 
 
@@ -254,7 +256,7 @@ def register(user: Any, raw: Any, name: str) -> int:
             _key(user),
             TYPE,
             data,
-            name=name[:80],
+            name=printable(name, 80),  # PostgreSQL refuses NUL; no bidi overrides either
             now=clock.now(),
             counter=verified.sign_count,
             lookup=lookup,
@@ -350,14 +352,18 @@ def _count(user: Any, row: Any, new: int, now: datetime) -> None:
 
 
 def rename(user: Any, passkey_id: Any, name: str) -> bool:
-    return state().authenticators.rename(_key(user), passkey_id, name[:80])
+    return state().authenticators.rename(_key(user), passkey_id, printable(name, 80))
 
 
-def remove(user: Any, passkey_id: Any) -> bool:
-    row = state().authenticators.get(_key(user), passkey_id)
+def remove(user: Any, passkey_id: Any, *, keep_one: bool = False) -> bool:
+    """Remove one of the user's passkeys; with ``keep_one``, never their last."""
+    store = state().authenticators
+    row = store.get(_key(user), passkey_id)
     if row is None or row.type != TYPE:
         return False
-    return state().authenticators.remove(_key(user), passkey_id)
+    if keep_one:
+        return store.remove_unless_last(_key(user), passkey_id, TYPE)
+    return store.remove(_key(user), passkey_id)
 
 
 # -- the type ------------------------------------------------------------------

@@ -25,8 +25,9 @@ _CACHE = "_passwordless_authenticators"
 
 def _is_id(value: Any) -> bool:
     """Ids come from URLs and forms; anything but a plain int matches no row
-    (PostgreSQL would refuse to compare an int column with text)."""
-    return isinstance(value, int) and not isinstance(value, bool)
+    (PostgreSQL would refuse to compare an int column with text), and one past the
+    column's range (``/passkeys/<2**63>/remove``) is refused by the driver: a 500."""
+    return isinstance(value, int) and not isinstance(value, bool) and 0 < value < 2**31
 
 
 class Authenticators:
@@ -47,6 +48,16 @@ class Authenticators:
         self._rename = sa.update(t).where(this, owner).values(name=sa.bindparam("new_name"))
         self._remove = sa.delete(t).where(this, owner)
         self._remove_type = sa.delete(t).where(owner, of_type)
+        other = t.alias("other")
+        others_of_type = (
+            sa.select(sa.func.count())
+            .select_from(other)
+            .where(
+                other.c.user_key == sa.bindparam("owner"), other.c.type == sa.bindparam("of_type")
+            )
+            .scalar_subquery()
+        )
+        self._remove_unless_last = sa.delete(t).where(this, owner, of_type, others_of_type > 1)
         self._advance = (
             sa.update(t)
             .where(this, sa.or_(t.c.counter.is_(None), t.c.counter < sa.bindparam("value")))
@@ -178,6 +189,20 @@ class Authenticators:
         if not _is_id(authenticator_id):
             return False
         return self._write(self._remove, authenticator_id=authenticator_id, owner=user_key) == 1
+
+    def remove_unless_last(self, user_key: str, authenticator_id: Any, type: str) -> bool:
+        """Delete one of the user's rows of ``type`` only while another of that type
+        remains; False when it was the last (or not theirs). Parallel removals take
+        turns (``_take_turn``): each reading "another remains" before any deleted
+        took every one of them between them."""
+        if not _is_id(authenticator_id):
+            return False
+        g.pop(_CACHE, None)
+        self._take_turn(user_key, type)
+        params = {"authenticator_id": authenticator_id, "owner": user_key, "of_type": type}
+        removed = self._run(self._remove_unless_last, **params).rowcount
+        self.db.session.commit()
+        return removed == 1
 
     def remove_type(self, user_key: str, type: str) -> int:
         """Delete every authenticator of one type the user has; returns how many."""

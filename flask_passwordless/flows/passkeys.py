@@ -24,7 +24,7 @@ from ..delivery import render_email, send
 from ..errors import FormExpired
 from ..failures import failures
 from ..forms import ActionForm, EmailForm, PasskeyForm, PasskeyNameForm
-from ..i18n import gettext
+from ..i18n import gettext, lazy_gettext
 from ..limits import Limits
 from ..pages import render_page
 from ..session import end_other_sessions, others_signed_out, safe_next
@@ -150,29 +150,34 @@ def rename_passkey(passkey_id: int) -> Any:
     return redirect(url_for(".account_passkeys"))
 
 
+def _only_passkeys(user: Any) -> bool:
+    """Two-step is on and passkeys are its only second step (last resorts aside)."""
+    others = state().registry.second_factors(user, besides=passkey.TYPE)
+    return two_step_on(user) and not any(not kind.last_resort for kind in others)
+
+
 def _needed(user: Any) -> bool:
     """Removing a passkey would leave a two-step account with no second step."""
-    others = state().registry.second_factors(user, besides=passkey.TYPE)
-    return (
-        two_step_on(user)
-        and len(passkey.passkeys_of(user)) == 1
-        and not any(not kind.last_resort for kind in others)
-    )
+    return _only_passkeys(user) and len(passkey.passkeys_of(user)) == 1
+
+
+ONLY_SECOND_STEP = lazy_gettext(
+    "Add another second step or turn off two-step sign-in first: this passkey is "
+    "your only second step."
+)
 
 
 def remove_passkey(passkey_id: int) -> Any:
     if not ActionForm().validate_on_submit():
         raise FormExpired()
     user = current_user._get_current_object()
-    if _needed(user):
-        flash(
-            gettext(
-                "Add another second step or turn off two-step sign-in first: this passkey is "
-                "your only second step."
-            ),
-            "error",
-        )
-    elif passkey.remove(user, passkey_id):
+    keep_one = _only_passkeys(user)
+    if keep_one and len(passkey.passkeys_of(user)) == 1:
+        flash(str(ONLY_SECOND_STEP), "error")
+    elif not passkey.remove(user, passkey_id, keep_one=keep_one):
+        if keep_one:  # another removal, at the same moment, took the one before last
+            flash(str(ONLY_SECOND_STEP), "error")
+    else:
         _tell_owner(user, added=False)
         emit(signals.authenticator_removed, user=user, type=passkey.TYPE)
         ended = end_other_sessions(user)
