@@ -183,6 +183,15 @@ def _recipient(channel: str, to: str) -> Any:
     return adapter.find_by_email(to) if channel == "email" else adapter.find_by_phone(to)
 
 
+def tell_owner(user: Any, template: str, **context: Any) -> None:
+    """Send a security notice to the account's address. Its advice for "this was
+    not you" differs with whether the account has a password to change, so the
+    template gets ``has_password``."""
+    adapter = state().adapter
+    has_password = adapter.password_hash_of(user) is not None
+    send(render_email(template, adapter.email_of(user), has_password=has_password, **context))
+
+
 def send(message: Message, *, background: bool | None = None) -> None:
     """Deliver in the background (the default), or now when the page must show failures."""
     app = current_app._get_current_object()  # type: ignore[attr-defined]

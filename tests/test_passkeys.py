@@ -9,7 +9,7 @@ import json
 
 import pytest
 import sqlalchemy as sa
-from factors import PHONE, last, make_user, pass_second_factor, password_login, sign_out
+from factors import PASSWORD, PHONE, last, make_user, pass_second_factor, password_login, sign_out
 from soft_authenticator import SoftAuthenticator, b64
 
 from apps import db
@@ -560,3 +560,14 @@ def test_the_account_page_counts_the_passkeys(app, client, soft):
     add_passkey(client, SoftAuthenticator(), name="Phone")
     page = " ".join(client.get("/auth/account").get_data(as_text=True).split())
     assert '<dt><a href="/auth/account/passkeys">Passkey</a></dt> <dd>2 passkeys</dd>' in page
+
+
+@pytest.mark.parametrize("password", [PASSWORD, None])
+def test_the_owners_notice_advises_a_new_password_only_to_who_has_one(app, client, soft, password):
+    make_user(app, password=password)
+    email_sign_in(app, client)
+    add_passkey(client, soft)
+    notice = last(app, "email")
+    assert "sign out everywhere" in notice.text
+    assert ("change your password" in notice.text) == (password is not None)
+    assert ("change your password" in notice.html) == (password is not None)

@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from .. import clock, signals
-from ..delivery import render_email, send
+from ..delivery import tell_owner
 from ..i18n import gettext, lazy_gettext, ngettext
 from ..signals import emit
 from ..state import state
@@ -81,6 +81,5 @@ class RecoveryType(AuthenticatorType):
     def after_use(self, user: Any) -> None:
         """Using one is worth telling the owner about, with how many are left."""
         left = recovery.remaining(state().authenticators, _key(user))
-        email = state().adapter.email_of(user)
-        send(render_email("recovery_code_used", email, remaining=left))
+        tell_owner(user, "recovery_code_used", remaining=left)
         emit(signals.recovery_code_used, user=user, remaining=left)

@@ -14,7 +14,7 @@ from flask_login import current_user
 
 from .. import devices, signals
 from ..config import only_when, setting
-from ..delivery import render_email, send
+from ..delivery import render_email, send, tell_owner
 from ..errors import FormExpired
 from ..failures import failures
 from ..forms import ActionForm, ChangePasswordForm, NewPasswordForm, TwoFactorSettingForm
@@ -189,7 +189,7 @@ def account_two_factor() -> Any:
             flash(gettext("Two-step sign-in is required for your account."), "error")
         elif enable != state().adapter.two_factor_enabled(user):
             state().adapter.set_two_factor(user, enable)
-            send(render_email("two_factor_changed", state().adapter.email_of(user), enabled=enable))
+            tell_owner(user, "two_factor_changed", enabled=enable)
             emit(signals.two_factor_changed, user=user, enabled=enable)
             ended = 0 if enable else end_other_sessions(user)
             # The page itself says it is on or off now: the message adds only what

@@ -18,7 +18,7 @@ from markupsafe import Markup
 from .. import clock, signals
 from ..authenticators import sealing, totp
 from ..authenticators.recovery import remaining
-from ..delivery import render_email, send, site_name
+from ..delivery import site_name, tell_owner
 from ..errors import FormExpired
 from ..forms import ActionForm, AppCodeForm
 from ..i18n import gettext
@@ -86,12 +86,7 @@ def remove_app(user: Any) -> bool:
 
 
 def _tell_owner(user: Any, *, added: bool) -> None:
-    email = state().adapter.email_of(user)
-    send(
-        render_email(
-            "authenticator_changed", email, added=added, label=gettext("An authenticator app")
-        )
-    )
+    tell_owner(user, "authenticator_changed", added=added, label=gettext("An authenticator app"))
 
 
 def _enrol(user: Any, form: AppCodeForm) -> bool:

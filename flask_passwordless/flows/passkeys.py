@@ -20,7 +20,7 @@ from flask_login import current_user
 from .. import devices, request_info, signals
 from ..authenticators import passkey
 from ..config import only_when
-from ..delivery import render_email, send
+from ..delivery import tell_owner
 from ..errors import FormExpired
 from ..failures import failures
 from ..forms import ActionForm, EmailForm, PasskeyForm, PasskeyNameForm
@@ -186,8 +186,7 @@ def remove_passkey(passkey_id: int) -> Any:
 
 
 def _tell_owner(user: Any, *, added: bool) -> None:
-    email = state().adapter.email_of(user)
-    send(render_email("authenticator_changed", email, added=added, label=gettext("A passkey")))
+    tell_owner(user, "authenticator_changed", added=added, label=gettext("A passkey"))
 
 
 # -- sign in -------------------------------------------------------------------

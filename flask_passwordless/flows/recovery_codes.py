@@ -21,7 +21,7 @@ from flask_login import current_user
 from .. import clock, signals
 from ..authenticators import recovery
 from ..config import setting
-from ..delivery import render_email, send, site_name
+from ..delivery import site_name, tell_owner
 from ..errors import FormExpired
 from ..forms import ActionForm
 from ..i18n import gettext
@@ -74,12 +74,7 @@ def show_new_codes(user: Any, *, first: bool) -> Any:
                 gettext("Your old recovery codes no longer work.") + others_signed_out(ended),
                 "success",
             )
-        email = state().adapter.email_of(user)
-        send(
-            render_email(
-                "authenticator_changed", email, added=True, label=gettext("New recovery codes")
-            )
-        )
+        tell_owner(user, "authenticator_changed", added=True, label=gettext("New recovery codes"))
     emit(signals.authenticator_added, user=user, type=recovery.TYPE)
     text = render_page_text(codes)
     return render_page(
