@@ -357,3 +357,16 @@ def test_wtforms_own_messages_come_in_the_page_language(tmp_path):
             form = NewPasswordForm()
             form.validate()
             assert expected in form.password.errors
+
+
+def test_a_german_notice_about_new_recovery_codes_reads_in_the_plural(tmp_path):
+    """The label stands after a colon, so no verb has to agree with it (German
+    "neue Wiederherstellungscodes" is plural, "ein Passkey" is not)."""
+    app = build_app(tmp_path)
+    with app.test_request_context(headers={"Accept-Language": "de"}):
+        from flask_passwordless.delivery import render_email
+
+        label = i18n.gettext("new recovery codes")
+        message = render_email("authenticator_changed", "a@example.com", added=True, label=label)
+    assert "Soeben zu Ihrem Konto bei" in message.text
+    assert "hinzugefügt: neue Wiederherstellungscodes." in message.text

@@ -99,7 +99,7 @@ def test_a_passkey_is_created_listed_and_its_owner_told(app, client, soft):
         created = add_passkey(client, soft, name="Work laptop")
     assert created.headers["Location"] == ACCOUNT
     assert added == ["passkey"]
-    assert "A passkey" in last(app, "email").text
+    assert "Just added to your Test App account: a passkey." in last(app, "email").text
     page = client.get(ACCOUNT).get_data(as_text=True)
     assert "Work laptop" in page and "synced" in page
 

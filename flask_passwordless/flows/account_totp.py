@@ -86,7 +86,7 @@ def remove_app(user: Any) -> bool:
 
 
 def _tell_owner(user: Any, *, added: bool) -> None:
-    tell_owner(user, "authenticator_changed", added=added, label=gettext("An authenticator app"))
+    tell_owner(user, "authenticator_changed", added=added, label=gettext("an authenticator app"))
 
 
 def _enrol(user: Any, form: AppCodeForm) -> bool:

@@ -186,7 +186,7 @@ def remove_passkey(passkey_id: int) -> Any:
 
 
 def _tell_owner(user: Any, *, added: bool) -> None:
-    tell_owner(user, "authenticator_changed", added=added, label=gettext("A passkey"))
+    tell_owner(user, "authenticator_changed", added=added, label=gettext("a passkey"))
 
 
 # -- sign in -------------------------------------------------------------------

@@ -74,7 +74,7 @@ def show_new_codes(user: Any, *, first: bool) -> Any:
                 gettext("Your old recovery codes no longer work.") + others_signed_out(ended),
                 "success",
             )
-        tell_owner(user, "authenticator_changed", added=True, label=gettext("New recovery codes"))
+        tell_owner(user, "authenticator_changed", added=True, label=gettext("new recovery codes"))
     emit(signals.authenticator_added, user=user, type=recovery.TYPE)
     text = render_page_text(codes)
     return render_page(
