@@ -14,6 +14,7 @@ from flask_login import current_user, login_user, logout_user
 
 from . import clock, server_sessions
 from .config import setting
+from .errors import LinkNotKept
 from .i18n import gettext, ngettext
 from .request_info import check_request_url
 from .signals import emit, sessions_revoked, user_logged_in
@@ -176,10 +177,14 @@ def keep_link_token(purpose: str) -> Any:
     return redirect(url_for(request.endpoint), 303)  # type: ignore[arg-type]
 
 
-def kept_link_token(purpose: str) -> str | None:
+def link_token(purpose: str, posted: str | None = None) -> str:
+    """The link's token: the one a page's button posted, else the session's copy.
+    Neither is a used link (or a browser without cookies): ``LinkNotKept``."""
     kept = session.get(LINKS)
-    token = kept.get(purpose) if isinstance(kept, dict) else None
-    return token if isinstance(token, str) else None
+    token = posted or (kept.get(purpose) if isinstance(kept, dict) else None)
+    if not isinstance(token, str) or not token:
+        raise LinkNotKept()
+    return token
 
 
 def forget_link_token(purpose: str) -> None:

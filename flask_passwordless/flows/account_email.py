@@ -35,7 +35,7 @@ from flask_login import current_user
 from .. import signals
 from ..config import setting
 from ..delivery import ensure_queue_room, external_url, render_email, send
-from ..errors import FormExpired, LinkNotKept, PasswordlessError, SecretInvalid
+from ..errors import FormExpired, PasswordlessError, SecretInvalid
 from ..forms import CodeForm, EmailForm, LinkForm, masked_email
 from ..i18n import gettext, lazy_gettext
 from ..limits import Limits, spend_send_budget
@@ -47,7 +47,7 @@ from ..session import (
     forget_link_token,
     keep_link_token,
     keep_signed_in,
-    kept_link_token,
+    link_token,
     others_signed_out,
     pending_code,
     previous_secret,
@@ -172,9 +172,7 @@ def email_link() -> Any:
     moved = keep_link_token(PURPOSE)
     if moved is not None:
         return moved
-    token = kept_link_token(PURPOSE)
-    if not token:
-        raise LinkNotKept()
+    token = link_token(PURPOSE)
     try:
         found = state().secrets.check_link(token, PURPOSE)
     except SecretInvalid:
@@ -190,9 +188,7 @@ def email_link_confirm() -> Any:
     form = LinkForm()
     if not form.validate_on_submit():
         raise FormExpired()
-    token = form.token.data or kept_link_token(PURPOSE)
-    if not token:
-        raise LinkNotKept()
+    token = link_token(PURPOSE, posted=form.token.data)
     try:
         _ensure_owner(state().secrets.check_link(token, PURPOSE))
         redeemed = state().secrets.redeem_link(token, PURPOSE)

@@ -15,7 +15,7 @@ from flask import Blueprint, redirect, request, url_for
 from .. import signals
 from ..config import setting
 from ..delivery import ensure_queue_room, external_url, render_email, send
-from ..errors import FormExpired, LinkNotKept, SecretInvalid
+from ..errors import FormExpired, SecretInvalid
 from ..failures import failures
 from ..forms import EmailForm, LinkForm, masked_email
 from ..limits import Limits
@@ -24,7 +24,7 @@ from ..session import (
     expect_code,
     forget_link_token,
     keep_link_token,
-    kept_link_token,
+    link_token,
     previous_secret,
     safe_next,
 )
@@ -97,9 +97,7 @@ def login_link() -> Any:
     moved = keep_link_token(PURPOSE)
     if moved is not None:
         return moved
-    token = kept_link_token(PURPOSE)
-    if not token:
-        raise LinkNotKept()
+    token = link_token(PURPOSE)
     try:
         link = state().secrets.check_link(token, PURPOSE)
     except SecretInvalid:
@@ -117,9 +115,7 @@ def login_link_confirm() -> Any:
     form = LinkForm()
     if not form.validate_on_submit():
         raise FormExpired()
-    token = form.token.data or kept_link_token(PURPOSE)
-    if not token:
-        raise LinkNotKept()
+    token = link_token(PURPOSE, posted=form.token.data)
     try:
         redeemed = state().secrets.redeem_link(token, PURPOSE)
     except SecretInvalid:

@@ -14,7 +14,7 @@ from flask import Blueprint, flash, redirect, request, session, url_for
 from .. import devices, signals
 from ..config import setting
 from ..delivery import ensure_queue_room, external_url, render_email, send
-from ..errors import LinkNotKept, SecretInvalid
+from ..errors import SecretInvalid
 from ..forms import EmailForm, NewPasswordForm
 from ..i18n import gettext
 from ..limits import Limits
@@ -24,7 +24,7 @@ from ..session import (
     end_every_session,
     forget_link_token,
     keep_link_token,
-    kept_link_token,
+    link_token,
     previous_secret,
     remember_link_request,
 )
@@ -109,9 +109,7 @@ def _reset_confirm() -> Any:
     moved = keep_link_token(PURPOSE)
     if moved is not None:
         return moved
-    token = request.form.get("token") or kept_link_token(PURPOSE)
-    if not token:
-        raise LinkNotKept()
+    token = link_token(PURPOSE, posted=request.form.get("token"))
     try:
         redeemed = state().secrets.check_link(token, PURPOSE)
     except SecretInvalid:
