@@ -197,6 +197,7 @@ class _Fst:
     db: Any = None
     User: Any = None
     Role: Any = None
+    WebAuthn: Any = None  # kept here: SQLAlchemy's class registry holds classes weakly
 
 
 def fst_available() -> bool:
@@ -214,14 +215,19 @@ def _fst_models() -> _Fst:
         db = SQLAlchemy()
         fsqla.FsModels.set_db_info(db)
 
-        # FST's relationships name these classes "Role" and "User".
+        # FST's relationships name these classes "Role", "User" and "WebAuthn".
         class Role(db.Model, fsqla.FsRoleMixin):
             __tablename__ = "role"
 
         class User(db.Model, fsqla.FsUserMixin):
             __tablename__ = "user"
 
-        _Fst.db, _Fst.User, _Fst.Role = db, User, Role
+        # With py_webauthn installed (ours needs it for passkeys), FST's user model
+        # has a relationship to this one, which must then exist.
+        class WebAuthn(db.Model, fsqla.FsWebAuthnMixin):
+            __tablename__ = "webauthn"
+
+        _Fst.db, _Fst.User, _Fst.Role, _Fst.WebAuthn = db, User, Role, WebAuthn
     return _Fst
 
 

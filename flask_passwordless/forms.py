@@ -11,7 +11,7 @@ from wtforms import BooleanField, EmailField, HiddenField, PasswordField, String
 from wtforms.validators import AnyOf, InputRequired, Length, ValidationError
 
 from .config import setting
-from .i18n import gettext, ngettext
+from .i18n import gettext, ngettext, wtforms_translations
 from .i18n import lazy_gettext as _l
 from .passwords import PasswordRefused, check_policy, normalise
 from .phone import PhoneRefused, normalise_phone, parse_phone
@@ -90,6 +90,10 @@ class Form(FlaskForm):
     """Base of the extension's forms: every field renders with a widget from
     ``widgets`` (the same HTML, built faster), the CSRF token's included, and
     only text fields are read (file parts and JSON bodies count as absent)."""
+
+    class Meta:
+        def get_translations(self, form: Any) -> Any:
+            return wtforms_translations()
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         if not args and "formdata" not in kwargs:

@@ -14,13 +14,15 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
 from babel import Locale, dates, lists
-from babel.support import NullTranslations
+from babel.support import NullTranslations, Translations
 from flask import Flask, current_app, has_app_context, has_request_context, request
 from flask_babel import Babel, Domain, force_locale, get_locale
+from flask_babel import _get_current_context as babel_context
 from jinja2 import pass_eval_context
 from markupsafe import Markup
 
@@ -60,10 +62,21 @@ class PasswordlessDomain(Domain):
         return [str(TRANSLATIONS), *(os.path.join(root, folder) for folder in extra)]
 
     def get_translations(self) -> Any:
-        """The source strings in an app without Babel (a bare app in a script)."""
+        """The source strings in an app without Babel (a bare app in a script).
+
+        Kept on the request for as long as its language stays the same: a page
+        looks its strings up dozens of times, and Flask-Babel's own lookup
+        spells the locale out again on each of them.
+        """
         if not has_app_context() or "babel" not in current_app.extensions:
             return NullTranslations()
-        return super().get_translations()
+        ctx, locale = babel_context(), get_locale()
+        kept = getattr(ctx, "passwordless_translations", None)
+        if kept is not None and kept[0] is locale:
+            return kept[1]
+        translations = super().get_translations()
+        ctx.passwordless_translations = (locale, translations)
+        return translations
 
     def get_translations_cache(self, ctx: Any) -> dict[Any, Any]:
         """One cache per app: two apps in a process may add different catalogues."""
@@ -90,7 +103,19 @@ def parse(language: Locale | str) -> Locale:
 def offered_languages() -> list[str]:
     """``PASSWORDLESS_LANGUAGES`` (a host may list one it adds a catalogue for), else
     every shipped language; as locale names (``pt_BR``)."""
-    return [str(parse(name)) for name in (_setting("LANGUAGES") or SHIPPED_LANGUAGES)]
+    return list(_locale_names(tuple(_setting("LANGUAGES") or SHIPPED_LANGUAGES)))
+
+
+@lru_cache(maxsize=64)
+def _locale_names(languages: tuple[str, ...]) -> tuple[str, ...]:
+    """Parsed once per list: parsing locales costs more than the rest of a page's
+    choice of language."""
+    return tuple(str(parse(name)) for name in languages)
+
+
+@lru_cache(maxsize=64)
+def _tags_to_names(names: tuple[str, ...]) -> dict[str, str]:
+    return {tag(name): name for name in names}
 
 
 def default_language() -> str:
@@ -110,9 +135,9 @@ def best_language() -> str:
     """
     if not has_request_context():
         return default_language()
-    offered = offered_languages()
-    match = request.accept_languages.best_match([tag(name) for name in offered])
-    return str(parse(match)) if match else default_language()
+    by_tag = _tags_to_names(_locale_names(tuple(_setting("LANGUAGES") or SHIPPED_LANGUAGES)))
+    match = request.accept_languages.best_match(list(by_tag))
+    return by_tag[match] if match else default_language()
 
 
 def set_up(app: Flask) -> None:
@@ -189,6 +214,25 @@ def _fill(eval_ctx: Any, text: str, variables: dict[str, Any]) -> str:
     if eval_ctx.autoescape:
         text = Markup(text)  # noqa: S704 - catalogues are ours or the host's, like templates
     return text % variables if variables else text
+
+
+def wtforms_translations() -> Any:
+    """WTForms' own messages in the reader's language, for our forms' ``Meta``:
+    each language's catalogue is read from disk once per process (Flask-WTF
+    reads it again on every request). None (the English source) when
+    ``WTF_I18N_ENABLED`` is off or there is no Babel."""
+    if not current_app.config.get("WTF_I18N_ENABLED", True):
+        return None
+    if "babel" not in current_app.extensions:
+        return None
+    return _wtforms_catalogue(current_locale())
+
+
+@lru_cache(maxsize=64)
+def _wtforms_catalogue(locale: Locale) -> Any:
+    from wtforms.i18n import messages_path
+
+    return Translations.load(messages_path(), [locale], domain="wtforms")
 
 
 def _aware(moment: datetime) -> datetime:

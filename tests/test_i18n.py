@@ -359,6 +359,19 @@ def test_wtforms_own_messages_come_in_the_page_language(tmp_path):
             assert expected in form.password.errors
 
 
+def test_wtforms_own_messages_stay_english_when_the_host_turns_their_translation_off(tmp_path):
+    from flask_passwordless.forms import NewPasswordForm
+
+    config = {"WTF_CSRF_ENABLED": False, "WTF_I18N_ENABLED": False}
+    app = build_app(tmp_path, PASSWORDLESS_LANGUAGES=["en", "de"], **config)
+    long = "x" * 1025
+    data = {"password": long, "confirm": long}
+    with app.test_request_context("/", method="POST", data=data, headers={"Accept-Language": "de"}):
+        form = NewPasswordForm()
+        form.validate()
+        assert "Field cannot be longer than 1024 characters." in form.password.errors
+
+
 def test_a_german_notice_about_new_recovery_codes_reads_in_the_plural(tmp_path):
     """The label stands after a colon, so no verb has to agree with it (German
     "neue Wiederherstellungscodes" is plural, "ein Passkey" is not)."""
