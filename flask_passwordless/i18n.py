@@ -70,12 +70,14 @@ class PasswordlessDomain(Domain):
         """
         if not has_app_context() or "babel" not in current_app.extensions:
             return NullTranslations()
-        ctx, locale = babel_context(), get_locale()
+        ctx = babel_context()
+        if ctx is None:
+            return super().get_translations()
         kept = getattr(ctx, "passwordless_translations", None)
-        if kept is not None and kept[0] is locale:
+        if kept is not None and kept[0] is getattr(ctx, "babel_locale", None):
             return kept[1]
-        translations = super().get_translations()
-        ctx.passwordless_translations = (locale, translations)
+        translations = super().get_translations()  # sets ctx.babel_locale
+        ctx.passwordless_translations = (getattr(ctx, "babel_locale", None), translations)
         return translations
 
     def get_translations_cache(self, ctx: Any) -> dict[Any, Any]:
