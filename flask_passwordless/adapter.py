@@ -34,16 +34,23 @@ class UserAdapter:
         return sa.select(self.model).where(self.model.auth_id == sa.bindparam("auth_id"))
 
     @cached_property
+    def _session_checked(self) -> list[sa.Column[Any]]:
+        """What a signed-in request checks of its session row: all but the address and
+        browser kept for the sessions page (each column costs its decoding, every request)."""
+        sessions = models_for(self.db).Session.__table__
+        return [column for column in sessions.c if column.name not in ("ip", "user_agent")]
+
+    @cached_property
     def _with_session(self) -> sa.Select[Any]:
         sessions = models_for(self.db).Session.__table__
-        return self._by_auth_id.add_columns(*sessions.c).join_from(
+        return self._by_auth_id.add_columns(*self._session_checked).join_from(
             self.model, sessions, sessions.c.id == sa.bindparam("session_id")
         )
 
     @cached_property
     def _session_by_id(self) -> sa.Select[Any]:
         sessions = models_for(self.db).Session.__table__
-        return sa.select(sessions).where(sessions.c.id == sa.bindparam("session_id"))
+        return sa.select(*self._session_checked).where(sessions.c.id == sa.bindparam("session_id"))
 
     @cached_property
     def _by_email(self) -> sa.Select[Any]:
