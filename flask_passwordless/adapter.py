@@ -88,6 +88,11 @@ class UserAdapter:
         found = self.db.session.execute(self._with_session, params).first()
         return None if found is None else (found[0], found)
 
+    def reread(self, user: Any) -> None:
+        """Read the user's row again: a decision taken in the user's turn (removing a
+        second step) must see what another request committed since this one loaded it."""
+        self.db.session.refresh(user)
+
     def find_by_email(self, email: str) -> Any | None:
         return self.db.session.execute(self._by_email, {"email": email}).scalar_one_or_none()
 

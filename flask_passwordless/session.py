@@ -104,10 +104,11 @@ def sign_out_everywhere(user: Any) -> None:
 
 def retire_secrets(user: Any) -> None:
     """Kill every outstanding link and code (sign-in, reset, second step) sent to the
-    user's address or number: whoever holds an old message can start nothing."""
+    user's address or number, and every pending address change of the account:
+    whoever holds an old message, or started a change, can finish nothing."""
     adapter = state().adapter
     email, phone = adapter.email_of(user), adapter.phone_of(user)
-    state().secrets.retire_identifiers([email, phone] if phone else [email])
+    state().secrets.retire_all_of(adapter.key_of(user), [email, phone] if phone else [email])
 
 
 @dataclass(frozen=True)

@@ -138,11 +138,18 @@ class Secrets:
         # not recheck the attempt limit (the fifth try may be the right one).
         self._consume_code = by_id.where(live)
         self._discard = by_id.where(t.c.consumed_at.is_(None))
+        # Sent to the address or number, or issued for the account (an address change,
+        # whose identifier starts with the account's key). Only live rows matter, and
+        # ``expires_at`` is indexed, so a big table of old rows is never scanned.
+        owned = sa.func.substr(t.c.identifier, 1, sa.bindparam("prefix_length"))
         self._retire_all = (
             sa.update(t)
+            .where(live)
             .where(
-                t.c.identifier.in_(sa.bindparam("identifiers", expanding=True)),
-                t.c.consumed_at.is_(None),
+                sa.or_(
+                    t.c.identifier.in_(sa.bindparam("identifiers", expanding=True)),
+                    owned == sa.bindparam("prefix"),
+                )
             )
             .values(used)
         )
@@ -280,10 +287,20 @@ class Secrets:
         self.db.session.commit()
         return result.rowcount == 1
 
-    def retire_identifiers(self, identifiers: list[str]) -> None:
-        """Kill every live link and code sent to these identifiers, for any purpose
-        (a password reset ends whatever was under way)."""
-        self._run(self._retire_all, identifiers=identifiers, used_at=clock.now())
+    def retire_all_of(self, owner: str, identifiers: list[str]) -> None:
+        """Kill, in one statement, every live link and code sent to these identifiers
+        or issued for the account ``owner`` (``owned_identifier``), for any purpose: a
+        password reset ends whatever was under way, an address change included."""
+        prefix = owned_identifier(owner, "")
+        now = clock.now()
+        self._run(
+            self._retire_all,
+            identifiers=identifiers,
+            prefix=prefix,
+            prefix_length=len(prefix),
+            now=now,
+            used_at=now,
+        )
         self.db.session.commit()
 
     def discard(self, secret_id: int) -> None:
@@ -296,6 +313,19 @@ class Secrets:
         t = self.table
         dead = sa.or_(t.c.consumed_at.is_not(None), t.c.expires_at <= sa.bindparam("now"))
         return delete_in_batches(self.db, t, dead, {"now": clock.now()}, batch_size)
+
+
+def owned_identifier(owner: str, address: str) -> str:
+    """The identifier of a secret sent to ``address`` on behalf of the account whose
+    key is ``owner`` (an address change): the key, a space, the address. Normalised
+    addresses hold no space, so the key is what comes before the last one."""
+    return f"{owner} {address}"
+
+
+def owner_and_address(identifier: str) -> tuple[str, str]:
+    """The two halves of an ``owned_identifier``."""
+    owner, _, address = identifier.rpartition(" ")
+    return owner, address
 
 
 def _redeemed(row: Any) -> Redeemed:

@@ -375,13 +375,7 @@ def passkeys_page(page: Page, server: LiveServer, see: See) -> None:
     page.goto("/auth/account/passkeys")
     expect_page(page, "Passkeys")
     see(page, "account_passkeys", "empty")
-    with server.app.app_context():
-        state = server.app.extensions["passwordless"]
-        user = state.adapter.find_by_email(EMAIL)
-        data = {"credential_id": "AAAA", "public_key": "AAAA", "backed_up": True}
-        state.authenticators.add(
-            state.adapter.key_of(user), "passkey", data, name="Tour laptop", now=utcnow()
-        )
+    give_passkey(server, "Tour laptop")
     page.reload()
     expect(page.get_by_text("Tour laptop", exact=True)).to_be_visible()
     see(page, "account_passkeys", "listed")
@@ -390,12 +384,30 @@ def passkeys_page(page: Page, server: LiveServer, see: See) -> None:
     see(page, "account_passkeys", "removed")
 
 
+def give_passkey(server: LiveServer, name: str) -> None:
+    """A passkey row for EMAIL's account, as a ceremony would store it (its pages only
+    list it; using one needs an authenticator: test_browser_passkeys)."""
+    with server.app.app_context():
+        state = server.app.extensions["passwordless"]
+        user = state.adapter.find_by_email(EMAIL)
+        data = {"credential_id": "AAAA", "public_key": "AAAA", "backed_up": True}
+        state.authenticators.add(
+            state.adapter.key_of(user), "passkey", data, name=name, now=utcnow()
+        )
+
+
 def second_factor(page: Page, server: LiveServer, twilio: TwilioServer, see: See) -> None:
+    """The second step offers the passkey first, then the app, a recovery code, a text."""
+    give_passkey(server, "Tour phone")
     page.goto("/auth/login/password")
     page.get_by_label("Email address").fill(EMAIL)
     page.get_by_label("Password").fill(PASSWORD)
     press(page, "Sign in")
     expect_page(page, "One more step")
+    expect(page.get_by_text("Use a passkey of this account")).to_be_visible()
+    expect(page.get_by_role("button", name="Use a passkey")).to_be_visible()  # WebAuthn here
+    see(page, "two_factor", "passkey")
+    page.get_by_role("link", name="Authenticator app").click()
     expect(page.get_by_label("Code from the app")).to_be_visible()
     see(page, "two_factor", "app")
     page.get_by_role("link", name="Recovery code").click()

@@ -395,8 +395,9 @@ def test_keyboard_alone_on_the_sign_in_and_code_pages(tour):
 
 
 def test_keyboard_alone_on_the_password_and_second_step_pages(tour):
-    """At the end of the walk the account has a password, a phone, an authenticator app
-    and two-step sign-in: the second step shows the app first."""
+    """At the end of the walk the account has a password, a phone, an authenticator app,
+    a passkey and two-step sign-in: the second step shows the passkey first, and the
+    app's page is one link away."""
     page = tour.devices.new_page(tour.server.url)
     page.goto("/auth/login/password")
     expect_focus(page, "input#email")
@@ -417,10 +418,19 @@ def test_keyboard_alone_on_the_password_and_second_step_pages(tour):
     type_and_enter(page, NEW_PASSWORD)
 
     expect_page(page, "One more step")
+    page.get_by_role("link", name="Authenticator app").focus()
+    page.keyboard.press("Enter")
     expect_focus(page, "input#code")
     expect_tab_order(
         page,
-        ["input#code", "input#remember", "button:Sign in", "a:Text message", "a:Recovery code"],
+        [
+            "input#code",
+            "input#remember",
+            "button:Sign in",
+            "a:Passkey",
+            "a:Text message",
+            "a:Recovery code",
+        ],
     )
     page.reload()
     expect_focus(page, "input#code")

@@ -7,9 +7,10 @@ import re
 
 import pytest
 import sqlalchemy as sa
-from factors import PHONE, make_user, password_login
+from factors import PASSWORD, PHONE, make_user, password_login
 from flask import template_rendered
 from test_query_counts import statements
+from test_reset import NEW_PASSWORD, ask_reset, reset_token, set_password
 from test_smtp import _mail_app, _parts, smtp  # noqa: F401 (the fixture)
 
 from apps import User, db
@@ -357,6 +358,56 @@ def test_other_sessions_end_and_old_codes_die_when_it_changes(app, changes):
     assert auth_id(app) != before  # a second lock, as "sign out everywhere" has
     assert submit_code(stranger, old_code).status_code == 400
     assert signed_in_as(stranger) == "nobody"
+
+
+def change_password(app, client):
+    data = {"current": PASSWORD, "password": NEW_PASSWORD, "confirm": NEW_PASSWORD}
+    token = csrf_token(client, "/auth/account/password")
+    assert client.post("/auth/account/password", data={**data, "csrf_token": token}).status_code
+    return NEW_PASSWORD
+
+
+def reset_password(app, client):
+    ask_reset(app.test_client(), OLD)
+    assert set_password(app.test_client(), reset_token(app)).status_code == 302
+    return NEW_PASSWORD
+
+
+def sign_out_everywhere(app, client):
+    client.post("/auth/logout/everywhere", data={"csrf_token": csrf_token(client)})
+    return PASSWORD
+
+
+@pytest.mark.parametrize("end", [change_password, reset_password, sign_out_everywhere])
+def test_a_pending_change_dies_with_the_accounts_other_links_and_codes(app, alice, changes, end):
+    client = signed_in(app)
+    ask(client, NEW)
+    message = sent(app, "email_change")[0]
+    with client.session_transaction() as session:
+        pending = session["_passwordless_pending"]
+    password = end(app, client)
+    if signed_in_as(client) == "nobody":  # signed in again, the code's record kept
+        assert password_login(client, OLD, password).status_code == 302
+        with client.session_transaction() as session:
+            session["_passwordless_pending"] = pending
+    refused = type_code(client, code_in(message))
+    assert refused.status_code == 400 and "no longer works" in refused.get_data(as_text=True)
+    assert press(client, token_in(message)).status_code == 400
+    assert stored_emails(app) == [OLD] and changes == []
+
+
+def test_a_reset_retires_only_its_own_accounts_changes(app, alice, changes):
+    """The account's key starts the row's identifier: another account whose key
+    starts with the same digits keeps its change."""
+    accounts = [make_user(app, f"user{n}@example.com") for n in range(2, 12)]
+    eleven = accounts[-1]
+    with app.app_context():
+        assert str(eleven.id).startswith(str(alice.id))  # 11 starts with 1
+    other = signed_in(app, eleven.email)
+    ask(other, "eleven.new@example.com")
+    reset_password(app, None)
+    assert type_code(other, code_in(sent(app, "email_change")[0])).status_code == 302
+    assert changes == [(eleven.email, "eleven.new@example.com")]
 
 
 def test_an_address_taken_meanwhile_is_refused_when_the_code_comes_back(app, alice, changes):

@@ -13,8 +13,10 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import pyotp
 import pytest
 from browser_fixtures import ACTION_TIMEOUT
+from pages_tour import latest, path_in
 from playwright.sync_api import Page, expect
 from werkzeug.serving import make_server
 
@@ -82,6 +84,10 @@ def ask_for_a_code(page: Page) -> None:
     expect(page.get_by_text(LONG)).to_be_visible()
 
 
+def press(page: Page, button: str) -> None:
+    page.get_by_role("button", name=button, exact=True).click()
+
+
 def test_the_code_page_wraps_a_long_address_in_the_extensions_layout(browser, tmp_path):
     with live_server(tmp_path) as server:
         add_user(server.app, LONG)
@@ -93,6 +99,62 @@ def test_the_code_page_wraps_a_long_address_in_the_extensions_layout(browser, tm
             fits(page)
         finally:
             page.context.close()
+
+
+#: Account pages and their headings (the account page shows the long address).
+ACCOUNT_PAGES = {
+    "/auth/account": "Your account",
+    "/auth/account/passkeys": "Passkeys",
+    "/auth/account/sessions": "Signed-in sessions",
+}
+
+
+def test_the_account_pages_fit_a_small_phone(browser, tmp_path):
+    """The account, passkeys and sessions pages, the address change (form, code,
+    link), the app's setup, the new recovery codes and their page, at 375 px. (In
+    this order: once the app is added, the account's full strength is two steps.)"""
+    with live_server(tmp_path) as server:
+        add_user(server.app, LONG)
+        page = phone_page(browser, server.url)
+        try:
+            ask_for_a_code(page)
+            page.get_by_label("Code").fill(code_in(latest(server, "login")))
+            press(page, "Sign in")
+            for path, heading in ACCOUNT_PAGES.items():
+                page.goto(path)
+                expect(page.locator("h1")).to_have_text(heading)
+                fits(page)
+            change_address(page, server)
+            set_up_an_app(page)
+        finally:
+            page.context.close()
+
+
+def change_address(page: Page, server) -> None:
+    page.goto("/auth/account/email")
+    expect(page.get_by_text(LONG)).to_be_visible()
+    fits(page)
+    page.get_by_label("New email address").fill("new." + LONG)
+    press(page, "Email the new address a link")
+    expect(page).to_have_url(re.compile(r"/auth/account/email/verify$"))
+    expect(page.get_by_text("new." + LONG)).to_be_visible()
+    fits(page)
+    page.goto(path_in(latest(server, "email_change").text, server, "/auth/account/email/confirm"))
+    expect(page.get_by_text("new." + LONG)).to_be_visible()
+    fits(page)
+
+
+def set_up_an_app(page: Page) -> None:
+    page.goto("/auth/account/totp")
+    key = page.locator("#totp-key").inner_text().replace(" ", "")
+    fits(page)  # the QR code and the key in groups
+    page.get_by_label("Code").fill(pyotp.TOTP(key).now())
+    press(page, "Add the app")
+    expect(page.locator(".pl-recovery-codes code")).to_have_count(10)
+    fits(page)
+    page.goto("/auth/account/recovery-codes")
+    expect(page.locator("h1")).to_have_text("Recovery codes")
+    fits(page)
 
 
 def test_the_sample_app_wraps_a_long_address_on_every_page_that_shows_it(

@@ -355,14 +355,13 @@ def rename(user: Any, passkey_id: Any, name: str) -> bool:
     return state().authenticators.rename(_key(user), passkey_id, printable(name, 80))
 
 
-def remove(user: Any, passkey_id: Any, *, keep_one: bool = False) -> bool:
-    """Remove one of the user's passkeys; with ``keep_one``, never their last."""
+def remove(user: Any, passkey_id: Any) -> bool:
+    """Remove one of the user's passkeys; False when it was none of theirs. Only in
+    the user's turn (``factor_removal``), which decides whether it may go."""
     store = state().authenticators
     row = store.get(_key(user), passkey_id)
     if row is None or row.type != TYPE:
         return False
-    if keep_one:
-        return store.remove_unless_last(_key(user), passkey_id, TYPE)
     return store.remove(_key(user), passkey_id)
 
 

@@ -32,7 +32,8 @@ def _is_id(value: Any) -> bool:
 
 class Authenticators:
     """Statements on the table, built once as Core statements with bind parameters
-    (checks run on every second step). Each write commits."""
+    (checks run on every second step). Each write commits, but removals: they run in
+    the user's turn, which commits them (``take_users_turn``)."""
 
     def __init__(self, db: Any, model: Any) -> None:
         self.db = db
@@ -48,16 +49,6 @@ class Authenticators:
         self._rename = sa.update(t).where(this, owner).values(name=sa.bindparam("new_name"))
         self._remove = sa.delete(t).where(this, owner)
         self._remove_type = sa.delete(t).where(owner, of_type)
-        other = t.alias("other")
-        others_of_type = (
-            sa.select(sa.func.count())
-            .select_from(other)
-            .where(
-                other.c.user_key == sa.bindparam("owner"), other.c.type == sa.bindparam("of_type")
-            )
-            .scalar_subquery()
-        )
-        self._remove_unless_last = sa.delete(t).where(this, owner, of_type, others_of_type > 1)
         self._advance = (
             sa.update(t)
             .where(this, sa.or_(t.c.counter.is_(None), t.c.counter < sa.bindparam("value")))
@@ -71,6 +62,9 @@ class Authenticators:
         self._touch = sa.update(t).where(this).values(last_used_at=sa.bindparam("now"))
         self._set_data = sa.update(t).where(this).values(data=sa.bindparam("new_data"))
         self._lock_owner = sa.select(sa.func.pg_advisory_xact_lock(sa.bindparam("lock_key")))
+        # SQLite takes its one write lock at a transaction's first write, even one
+        # that changes no row: this is that write.
+        self._claim_writer = sa.update(t).where(sa.false()).values(user_key=t.c.user_key)
 
     def _run(self, statement: Any, **params: Any) -> Any:
         return self.db.session.execute(statement, params)
@@ -147,9 +141,29 @@ class Authenticators:
         transaction inserts misses its rows, and both sets stayed live: a
         transaction-scoped advisory lock on (user, type) puts them in turn. SQLite
         already lets one writer at a time."""
-        if self.db.session.get_bind().dialect.name != "postgresql":
-            return
-        digest = hashlib.sha256(f"authenticators\x00{type}\x00{user_key}".encode()).digest()
+        if self._dialect() == "postgresql":
+            self._lock(f"authenticators\x00{type}\x00{user_key}")
+
+    def take_users_turn(self, user_key: str) -> None:
+        """Wait, until this transaction ends, for any other change of this user's second
+        steps (``factor_removal``): reads after this see what the one before committed.
+
+        PostgreSQL: a transaction-scoped advisory lock per user. SQLite: its write lock,
+        taken now rather than at the first real write, since the decision is made on
+        reads before it. The writes in the turn must run on this session (not apart):
+        on SQLite another connection would wait for this one's lock.
+        """
+        g.pop(_CACHE, None)
+        if self._dialect() == "postgresql":
+            self._lock(f"second steps\x00{user_key}")
+        else:
+            self._run(self._claim_writer)
+
+    def _dialect(self) -> str:
+        return str(self.db.session.get_bind().dialect.name)
+
+    def _lock(self, name: str) -> None:
+        digest = hashlib.sha256(name.encode()).digest()
         self._run(self._lock_owner, lock_key=int.from_bytes(digest[:8], "big", signed=True))
 
     def of_user(self, user_key: str, type: str | None = None) -> list[Row]:
@@ -185,28 +199,20 @@ class Authenticators:
         return self._write(self._rename, **params) == 1
 
     def remove(self, user_key: str, authenticator_id: Any) -> bool:
-        """Delete one of the user's own authenticators; False when there was none."""
-        if not _is_id(authenticator_id):
-            return False
-        return self._write(self._remove, authenticator_id=authenticator_id, owner=user_key) == 1
-
-    def remove_unless_last(self, user_key: str, authenticator_id: Any, type: str) -> bool:
-        """Delete one of the user's rows of ``type`` only while another of that type
-        remains; False when it was the last (or not theirs). Parallel removals take
-        turns (``_take_turn``): each reading "another remains" before any deleted
-        took every one of them between them."""
+        """Delete one of the user's own authenticators; False when there was none. On
+        the session, uncommitted: it runs in the user's turn (``take_users_turn``),
+        whose end commits it."""
         if not _is_id(authenticator_id):
             return False
         g.pop(_CACHE, None)
-        self._take_turn(user_key, type)
-        params = {"authenticator_id": authenticator_id, "owner": user_key, "of_type": type}
-        removed = self._run(self._remove_unless_last, **params).rowcount
-        self.db.session.commit()
-        return removed == 1
+        params = {"authenticator_id": authenticator_id, "owner": user_key}
+        return self._run(self._remove, **params).rowcount == 1
 
     def remove_type(self, user_key: str, type: str) -> int:
-        """Delete every authenticator of one type the user has; returns how many."""
-        return self._write(self._remove_type, owner=user_key, of_type=type)
+        """Delete every authenticator of one type the user has; returns how many. On
+        the session, uncommitted, as ``remove``."""
+        g.pop(_CACHE, None)
+        return int(self._run(self._remove_type, owner=user_key, of_type=type).rowcount)
 
     def advance_counter(self, authenticator_id: int, value: int, now: datetime) -> bool:
         """Move the counter forward to ``value``: True for the one caller that did.

@@ -16,6 +16,7 @@ from .. import devices, signals
 from ..config import only_when, setting
 from ..delivery import render_email, send, tell_owner
 from ..errors import FormExpired
+from ..factor_removal import users_turn
 from ..failures import failures
 from ..forms import ActionForm, ChangePasswordForm, NewPasswordForm, TwoFactorSettingForm
 from ..i18n import gettext, ngettext
@@ -174,29 +175,11 @@ def account_two_factor() -> Any:
     double click or a stale tab cannot flip it back."""
     user = _user()
     form = TwoFactorSettingForm()
+    if form.validate_on_submit():
+        _turn_two_step(user, enable=form.enable.data == "1")
+        return redirect(url_for(".account_two_factor"))
     registry = state().registry
     has_second = registry.has_second_factor(user)
-    if form.validate_on_submit():
-        enable = form.enable.data == "1"
-        if enable and not has_second:
-            flash(
-                gettext(
-                    "Add a phone number or an authenticator app first: it gives the second step."
-                ),
-                "error",
-            )
-        elif not enable and two_step_required(user):
-            flash(gettext("Two-step sign-in is required for your account."), "error")
-        elif enable != state().adapter.two_factor_enabled(user):
-            state().adapter.set_two_factor(user, enable)
-            tell_owner(user, "two_factor_changed", enabled=enable)
-            emit(signals.two_factor_changed, user=user, enabled=enable)
-            ended = 0 if enable else end_other_sessions(user)
-            # The page itself says it is on or off now: the message adds only what
-            # the page cannot show (other browsers signed out).
-            if ended:
-                flash(others_signed_out(ended).strip(), "success")
-        return redirect(url_for(".account_two_factor"))
     return render_page(
         "account_two_factor.html",
         form=form,
@@ -208,6 +191,36 @@ def account_two_factor() -> Any:
         recovery_left=codes_left(user),
         running_low=RUNNING_LOW,
     )
+
+
+def _turn_two_step(user: Any, *, enable: bool) -> None:
+    """Decided and saved in the user's turn (``factor_removal``): turning it on at the
+    moment another tab removes the last second step must not leave it on with none."""
+    with users_turn(user):
+        refusal = _two_step_refusal(user, enable=enable)
+        changed = refusal is None and enable != state().adapter.two_factor_enabled(user)
+        if changed:
+            state().adapter.set_two_factor(user, enable)
+    if refusal is not None:
+        flash(refusal, "error")
+    elif changed:
+        tell_owner(user, "two_factor_changed", enabled=enable)
+        emit(signals.two_factor_changed, user=user, enabled=enable)
+        ended = 0 if enable else end_other_sessions(user)
+        # The page itself says it is on or off now: the message adds only what
+        # the page cannot show (other browsers signed out).
+        if ended:
+            flash(others_signed_out(ended).strip(), "success")
+
+
+def _two_step_refusal(user: Any, *, enable: bool) -> str | None:
+    if enable and not state().registry.has_second_factor(user):
+        return gettext(
+            "Add a phone number or an authenticator app first: it gives the second step."
+        )
+    if not enable and two_step_required(user):
+        return gettext("Two-step sign-in is required for your account.")
+    return None
 
 
 def account_devices() -> Any:

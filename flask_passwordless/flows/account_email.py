@@ -19,7 +19,8 @@ session of that account can use it. So whoever adds *your* address to
 
 Once it changes: other sessions end (auth_id rotated, their rows revoked) and
 links and codes sent to the old address or the phone die, as after a password
-change; the old address is told. Remembered devices stay: each stands for a
+change (any other pending change too: ``session.retire_secrets``); the old
+address is told. Remembered devices stay: each stands for a
 second step passed on that browser, and the second step did not change (a
 password change forgets them because the old password may be what let
 someone remember one; an old mailbox no longer signs in to this account at all).
@@ -55,7 +56,7 @@ from ..session import (
 )
 from ..signals import emit
 from ..state import state
-from ..tokens import Redeemed
+from ..tokens import Redeemed, owned_identifier, owner_and_address
 from ..wording import lifetime
 from .code import check_code
 from .confirm import full_strength
@@ -124,12 +125,11 @@ def account_email() -> Any:
 
 
 def _owner(user: Any, email: str) -> str:
-    return f"{state().adapter.key_of(user)} {email}"
+    return owned_identifier(state().adapter.key_of(user), email)
 
 
 def _parts(redeemed: Redeemed) -> tuple[str, str]:
-    key, _, email = redeemed.identifier.rpartition(" ")
-    return key, email
+    return owner_and_address(redeemed.identifier)
 
 
 def _start(user: Any, new: str) -> None:
@@ -217,7 +217,7 @@ def _change(user: Any, redeemed: Redeemed) -> Any:
     adapter.rotate_auth_id(user)
     keep_signed_in(user)
     ended = end_other_sessions(user)
-    retire_secrets(user)  # links and codes sent to the old address (and the phone)
+    retire_secrets(user)  # sent to the old address or the phone; other pending changes
     if not adapter.set_email(user, new):
         flash(gettext("That address now belongs to another account."), "error")
         return redirect(url_for(".account_email"))

@@ -13,9 +13,11 @@ from flask import Blueprint, flash, redirect, request, session, url_for
 from flask_login import current_user
 
 from .. import clock, signals
+from ..authenticators.sms import SmsType
 from ..config import setting
 from ..delivery import render_email, render_sms, send
 from ..errors import DeliveryFailed, FormExpired
+from ..factor_removal import Removal, leaves_no_second_step, remove_second_factor
 from ..forms import ActionForm, CodeForm, PhoneForm
 from ..i18n import gettext
 from ..limits import Limits
@@ -30,7 +32,6 @@ from ..session import (
     previous_secret,
 )
 from ..signals import emit
-from ..signin import two_step_on
 from ..state import state
 from ..wording import lifetime
 from .code import check_code
@@ -38,6 +39,7 @@ from .confirm import full_strength
 from .sms_login import sms_enabled
 
 PURPOSE = "phone"
+SMS = SmsType.name
 _confirmed = full_strength(page="passwordless.account_phone", changes_only=True)
 
 
@@ -146,11 +148,8 @@ def remove_phone() -> Any:
         raise FormExpired()
     user = current_user._get_current_object()
     current = state().adapter.phone_of(user)
-    if two_step_on(user) and not _other_second_factor(user):
-        flash(
-            gettext("Turn off two-step sign-in first: it sends its codes to this number."), "error"
-        )
-    elif current and request.form.get("confirmed") != "1":
+    needed = leaves_no_second_step(user, SMS)  # asked again in the user's turn
+    if current and not needed and request.form.get("confirmed") != "1":
         return render_page(
             "account_phone.html",
             form=PhoneForm(),
@@ -158,8 +157,12 @@ def remove_phone() -> Any:
             current=display_phone(current),
             confirm_remove=True,
         )
-    elif current:
-        state().adapter.set_phone(user, None)
+    removal = Removal.NEEDED if needed else remove_second_factor(user, SMS, lambda: _unset(user))
+    if removal is Removal.NEEDED:
+        flash(
+            gettext("Turn off two-step sign-in first: it sends its codes to this number."), "error"
+        )
+    elif removal is Removal.REMOVED:
         _tell_owner(user, None)
         emit(signals.phone_removed, user=user)
         ended = end_other_sessions(user)
@@ -167,10 +170,10 @@ def remove_phone() -> Any:
     return redirect(url_for(".account_phone"))
 
 
-def _other_second_factor(user: Any) -> bool:
-    """Two-step sign-in keeps a way to work without this number."""
-    others = state().registry.second_factors(user, besides="sms")
-    return any(not kind.last_resort for kind in others)
+def _unset(user: Any) -> bool:
+    """Remove the number, if the user (read again in their turn) still has one."""
+    adapter = state().adapter
+    return adapter.phone_of(user) is not None and adapter.set_phone(user, None)
 
 
 def _tell_owner(user: Any, number: str | None) -> None:

@@ -20,13 +20,14 @@ from ..authenticators import sealing, totp
 from ..authenticators.recovery import remaining
 from ..delivery import site_name, tell_owner
 from ..errors import FormExpired
+from ..factor_removal import Removal, leaves_no_second_step, remove_second_factor
 from ..forms import ActionForm, AppCodeForm
 from ..i18n import gettext
 from ..limits import Limits
 from ..pages import render_page
 from ..session import end_other_sessions, others_signed_out
 from ..signals import emit
-from ..signin import complete, two_step_on, two_step_required
+from ..signin import complete, two_step_required
 from ..state import state
 from ..steps import ENROL, clear_step, load_step
 from .confirm import full_strength
@@ -76,13 +77,17 @@ def add_app(user: Any, secret: str, code: str) -> bool:
     return True
 
 
-def remove_app(user: Any) -> bool:
-    """Remove the user's app; False when there was none."""
-    if not state().authenticators.remove_type(state().adapter.key_of(user), totp.TYPE):
-        return False
-    _tell_owner(user, added=False)
-    emit(signals.authenticator_removed, user=user, type=totp.TYPE)
-    return True
+def remove_app(user: Any) -> Removal:
+    """Remove the user's app, unless it is the only second step of a two-step account
+    (decided in the user's turn: ``factor_removal``)."""
+    key = state().adapter.key_of(user)
+    removal = remove_second_factor(
+        user, totp.TYPE, lambda: state().authenticators.remove_type(key, totp.TYPE) > 0
+    )
+    if removal is Removal.REMOVED:
+        _tell_owner(user, added=False)
+        emit(signals.authenticator_removed, user=user, type=totp.TYPE)
+    return removal
 
 
 def _tell_owner(user: Any, *, added: bool) -> None:
@@ -136,15 +141,15 @@ def account_totp() -> Any:
 
 def _needed(user: Any) -> bool:
     """Removing the app would leave a two-step account with no second step."""
-    others = state().registry.second_factors(user, besides=totp.TYPE)
-    return two_step_on(user) and not any(not kind.last_resort for kind in others)
+    return leaves_no_second_step(user, totp.TYPE)
 
 
 def remove_totp() -> Any:
     if not ActionForm().validate_on_submit():
         raise FormExpired()
     user = current_user._get_current_object()
-    if _needed(user):
+    removal = remove_app(user)
+    if removal is Removal.NEEDED:
         flash(
             gettext(
                 "Add a phone number or turn off two-step sign-in first: the app is your only "
@@ -152,8 +157,7 @@ def remove_totp() -> Any:
             ),
             "error",
         )
-        return redirect(url_for(".account_totp"))
-    if remove_app(user):
+    elif removal is Removal.REMOVED:
         ended = end_other_sessions(user)
         flash(gettext("The authenticator app was removed.") + others_signed_out(ended), "success")
     return redirect(url_for(".account_totp"))

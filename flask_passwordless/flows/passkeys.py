@@ -22,6 +22,7 @@ from ..authenticators import passkey
 from ..config import only_when
 from ..delivery import tell_owner
 from ..errors import FormExpired
+from ..factor_removal import Removal, leaves_no_second_step, remove_second_factor
 from ..failures import failures
 from ..forms import ActionForm, EmailForm, PasskeyForm, PasskeyNameForm
 from ..i18n import gettext, lazy_gettext
@@ -29,7 +30,7 @@ from ..limits import Limits
 from ..pages import render_page
 from ..session import end_other_sessions, others_signed_out, safe_next
 from ..signals import emit
-from ..signin import complete, first_factor_passed, two_step_on
+from ..signin import complete, first_factor_passed
 from ..state import state
 from ..steps import CONFIRM, SIGN_IN, load_step, step_identifier
 from ..user_agents import describe_user_agent
@@ -150,15 +151,11 @@ def rename_passkey(passkey_id: int) -> Any:
     return redirect(url_for(".account_passkeys"))
 
 
-def _only_passkeys(user: Any) -> bool:
-    """Two-step is on and passkeys are its only second step (last resorts aside)."""
-    others = state().registry.second_factors(user, besides=passkey.TYPE)
-    return two_step_on(user) and not any(not kind.last_resort for kind in others)
-
-
 def _needed(user: Any) -> bool:
     """Removing a passkey would leave a two-step account with no second step."""
-    return _only_passkeys(user) and len(passkey.passkeys_of(user)) == 1
+    return leaves_no_second_step(
+        user, passkey.TYPE, kind_remains=len(passkey.passkeys_of(user)) > 1
+    )
 
 
 ONLY_SECOND_STEP = lazy_gettext(
@@ -171,13 +168,15 @@ def remove_passkey(passkey_id: int) -> Any:
     if not ActionForm().validate_on_submit():
         raise FormExpired()
     user = current_user._get_current_object()
-    keep_one = _only_passkeys(user)
-    if keep_one and len(passkey.passkeys_of(user)) == 1:
+    removal = remove_second_factor(
+        user,
+        passkey.TYPE,
+        lambda: passkey.remove(user, passkey_id),
+        kind_remains=lambda: any(row.id != passkey_id for row in passkey.passkeys_of(user)),
+    )
+    if removal is Removal.NEEDED:
         flash(str(ONLY_SECOND_STEP), "error")
-    elif not passkey.remove(user, passkey_id, keep_one=keep_one):
-        if keep_one:  # another removal, at the same moment, took the one before last
-            flash(str(ONLY_SECOND_STEP), "error")
-    else:
+    elif removal is Removal.REMOVED:
         _tell_owner(user, added=False)
         emit(signals.authenticator_removed, user=user, type=passkey.TYPE)
         ended = end_other_sessions(user)

@@ -27,6 +27,7 @@ from ..session import (
     link_token,
     previous_secret,
     remember_link_request,
+    retire_secrets,
 )
 from ..signals import emit
 from ..signin import first_factor_passed, second_factor_required
@@ -138,12 +139,12 @@ def _replace_password(user: Any, password: str) -> Any:
     the new one (in that order: a failure half-way leaves the user signed out with
     the old password, and a new reset link away from fixing it)."""
     current = state()
-    email, phone = current.adapter.email_of(user), current.adapter.phone_of(user)
+    email = current.adapter.email_of(user)
     current.adapter.rotate_auth_id(user)
     end_every_session(user)
     for device in devices.revoke(user):
         emit(signals.device_revoked, user=user, device=device)
-    current.secrets.retire_identifiers([email, phone] if phone else [email])
+    retire_secrets(user)
     current.failures.forgive(email)  # the link proved the mailbox
     current.adapter.set_password_hash(user, hash_password(password))
     send(render_email("password_changed", email))
