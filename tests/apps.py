@@ -7,6 +7,7 @@ from flask import Flask, render_template_string
 from flask.testing import FlaskClient
 from flask_login import current_user
 from flask_sqlalchemy import SQLAlchemy
+from jinja_cache import share_compiled_templates
 from sqlalchemy.orm import Mapped, mapped_column
 
 from flask_passwordless import Passwordless, PasswordlessUserMixin, auth_required
@@ -31,7 +32,7 @@ class DeliveringClient(FlaskClient):
 
 
 def create_app(database_url: str, template_folder: str = "templates", **config) -> Flask:
-    app = Flask(__name__, template_folder=template_folder)
+    app = share_compiled_templates(Flask(__name__, template_folder=template_folder))
     app.config.update(
         SECRET_KEY="test-secret-key",
         TESTING=True,

@@ -8,6 +8,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 
+import pg_tables
 import pytest
 import sqlalchemy as sa
 from built_wheel import build_wheel
@@ -47,19 +48,25 @@ def database_url(request, tmp_path):
 
 @pytest.fixture
 def make_app(database_url, request):
-    """Build an app with extra config; its tables are created now and dropped after.
+    """Build an app with extra config, on empty tables.
 
-    When the test also asks for ``clock``, every app made runs on that clock.
+    On SQLite each test has a file of its own, its tables created now. On
+    PostgreSQL the tables are built once per process and emptied after each
+    test (tests/pg_tables.py). When the test also asks for ``clock``, every
+    app made runs on that clock.
     """
     made = []
+    postgres = database_url.startswith("postgresql")
 
     def make(**config):
         app = create_app(database_url, **config)
         if "clock" in request.fixturenames:
             app.extensions["passwordless"].clock = request.getfixturevalue("clock")
         with app.app_context():
-            db.drop_all()
-            db.create_all()
+            if postgres:
+                pg_tables.SHARED.prepare(db)
+            else:
+                db.create_all()
         made.append(app)
         return app
 
@@ -67,8 +74,13 @@ def make_app(database_url, request):
     for app in made:
         with app.app_context():
             db.session.remove()
-            db.drop_all()
             db.engine.dispose()
+    if postgres and made:
+        with made[-1].app_context():
+            try:
+                pg_tables.SHARED.release(db)
+            finally:
+                db.engine.dispose()
 
 
 @pytest.fixture

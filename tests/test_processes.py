@@ -127,8 +127,11 @@ def sample_env(**settings: object) -> dict[str, str]:
     return env
 
 
-@pytest.fixture
-def stack(tmp_path):
+@pytest.fixture(scope="module")
+def running_stack(tmp_path_factory):
+    """The two instances and what they share, started once for the module (the
+    gunicorn boots, migrations and servers took most of each test's time)."""
+    tmp_path = tmp_path_factory.mktemp("processes")
     if not (POSTGRES_URL and REDIS_URL):
         skip_tier("PASSWORDLESS_TEST_DATABASE_URL and PASSWORDLESS_TEST_REDIS_URL must be set")
     if importlib.util.find_spec("gunicorn") is None:
@@ -217,6 +220,39 @@ def stack(tmp_path):
         store.close()
         twilio.stop()
         smtp.stop()
+
+
+@pytest.fixture
+def stack(running_stack):
+    """The module's instances with nothing left of an earlier test: empty tables
+    (the migrations' version kept), no rate-limit keys, no mail, no SMS. A
+    Traceback either instance logs during the test fails this test."""
+    forget_everything(running_stack)
+    instances = (running_stack.a, running_stack.b)
+    for instance in instances:
+        assert instance.process.poll() is None, (
+            f"{instance.name} exited:\n{instance.log.read_text()}"
+        )
+    logged = {instance.name: instance.log.stat().st_size for instance in instances}
+    yield running_stack
+    for instance in instances:
+        with instance.log.open() as log:
+            log.seek(logged[instance.name])
+            assert "Traceback" not in (text := log.read()), text
+
+
+def forget_everything(stack: Stack) -> None:
+    tables = sa.inspect(stack.database).get_table_names()
+    tables.remove("alembic_version")
+    with stack.database.begin() as connection:
+        connection.execute(sa.text("SET LOCAL lock_timeout = '10s'"))
+        names = ", ".join(f'"{name}"' for name in tables)
+        connection.execute(sa.text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+    keys = stack.redis.keys(f"*/{stack.key_prefix}/*")
+    if keys:
+        stack.redis.delete(*keys)
+    stack.inbox.messages.clear()
+    stack.twilio.forget()
 
 
 class Browser:

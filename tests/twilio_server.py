@@ -169,6 +169,13 @@ class TwilioServer:
         with self._lock:
             self._failures.append(TwilioError(status, code, message))
 
+    def forget(self) -> None:
+        """Drop every request, message and pending failure: a fresh server, same port."""
+        with self._lock:
+            self._requests.clear()
+            self._messages.clear()
+            self._failures.clear()
+
     @property
     def requests(self) -> list[RecordedRequest]:
         """A snapshot of every request received, oldest first."""
