@@ -10,6 +10,7 @@ import json
 import pytest
 import sqlalchemy as sa
 from factors import PASSWORD, PHONE, last, make_user, pass_second_factor, password_login, sign_out
+from itsdangerous import URLSafeSerializer
 from soft_authenticator import SoftAuthenticator, b64
 
 from apps import db
@@ -217,18 +218,41 @@ def test_a_wrong_rp_id_hash_is_refused(app, client, soft):
 def test_a_challenge_is_used_once(app, client, soft):
     browser = with_passkey(app, client, soft)
     options, token = login_options(browser)
-    with browser.session_transaction() as sess:
-        kept = dict(sess[passkey.CHALLENGES])  # a copy of the cookie, before the sign-in
+    kept = browser.get_cookie(passkey.CHALLENGES).value  # a copy, before the sign-in
     answer = soft.get(options)
     data = {"csrf_token": token, "credential": answer}
     assert browser.post("/auth/login/passkey", data=data).status_code == 302
     replay = app.test_client()
     token = csrf_token(replay)
-    with replay.session_transaction() as sess:
-        sess[passkey.CHALLENGES] = kept
+    replay.set_cookie(passkey.CHALLENGES, kept)
     replayed = replay.post("/auth/login/passkey", data={"csrf_token": token, "credential": answer})
     assert replayed.status_code == 400 and "took too long or was already used" in flashed(replayed)
     assert signed_in_as(replay) == "nobody"
+
+
+def test_asking_for_options_leaves_the_session_cookie_alone(app, client, soft):
+    """The sign-in page asks for options in the background while its form may be
+    posted: an answer that set Flask's session cookie would undo the form's change
+    (the browser keeps the later cookie), as the pending code of an email just sent."""
+    with_passkey(app, client, soft)
+    browser = app.test_client()
+    token = csrf_token(browser)
+    for path in ("/auth/login/passkey/options",):
+        answered = browser.post(path, data={"csrf_token": token})
+        assert answered.status_code == 200
+        cookies = answered.headers.getlist("Set-Cookie")
+        assert not [c for c in cookies if c.startswith(app.config["SESSION_COOKIE_NAME"] + "=")]
+        assert [c for c in cookies if c.startswith(passkey.CHALLENGES + "=")]
+
+
+def test_a_challenge_cookie_signed_with_another_key_is_refused(app, client, soft):
+    browser = with_passkey(app, client, soft)
+    options, token = login_options(browser)
+    forged = URLSafeSerializer("another key", salt="flask-passwordless passkey challenges")
+    browser.set_cookie(passkey.CHALLENGES, forged.dumps({passkey.LOGIN: 1}))
+    data = {"csrf_token": token, "credential": soft.get(options)}
+    refused = browser.post("/auth/login/passkey", data=data)
+    assert refused.status_code == 400 and signed_in_as(browser) == "nobody"
 
 
 def test_a_challenge_expires_after_five_minutes(app, client, soft, clock):
@@ -509,11 +533,12 @@ def test_one_answer_sent_many_times_at_once_signs_in_once(racing_app):
     browser = with_passkey(app, app.test_client(), soft)
     options, token = login_options(browser)
     answer = soft.get(options)
-    cookie = browser.get_cookie("session").value
+    cookies = {name: browser.get_cookie(name).value for name in ("session", passkey.CHALLENGES)}
     copies = []
-    for _ in range(8):  # the same browser's cookie, eight times
+    for _ in range(8):  # the same browser's cookies, eight times
         copy = app.test_client()
-        copy.set_cookie("session", cookie)
+        for name, value in cookies.items():
+            copy.set_cookie(name, value)
         copies.append(copy)
     data = {"csrf_token": token, "credential": answer}
     statuses = race(

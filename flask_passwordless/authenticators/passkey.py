@@ -6,9 +6,9 @@ decides what it is asked and what its answer means here:
 
 - A *challenge* is a one-time secret of the secrets table (``tokens``): 256
   random bits, only their HMAC stored, at most PASSWORDLESS_WEBAUTHN_TIMEOUT
-  (5 minutes) old, used by the one conditional UPDATE that consumes a link. This
-  browser's session holds the row's id, so a challenge issued to one browser is
-  refused in another, even with the right value.
+  (5 minutes) old, used by the one conditional UPDATE that consumes a link. A
+  signed cookie of this browser's holds the row's id, so a challenge issued to
+  one browser is refused in another, even with the right value.
 - A passkey's row is found by the SHA-256 of its credential id (the unique
   ``lookup`` column), never by reading every row's JSON, and must belong to the
   user being checked: a passkey of account A never confirms account B.
@@ -33,7 +33,8 @@ from typing import Any
 
 import sqlalchemy as sa
 import webauthn
-from flask import current_app, g, session
+from flask import after_this_request, current_app, g, request
+from itsdangerous import BadSignature, URLSafeSerializer
 from webauthn.helpers import (
     base64url_to_bytes,
     bytes_to_base64url,
@@ -71,8 +72,8 @@ HANDLE_TYPE = "passkey-handle"
 VERIFIED = "user-verified"
 #: Challenge purposes (rows of the secrets table), one per journey.
 LOGIN, ADD, STEP = "passkey-login", "passkey-add", "passkey-step"
-#: Where this browser's session keeps the id of each journey's challenge.
-CHALLENGES = "_passwordless_passkey"
+#: The cookie that keeps the id of this browser's challenge for each journey.
+CHALLENGES = "passwordless_passkey"
 #: The longest credential JSON a form may carry (a big attestation fits easily).
 MAX_JSON = 16_384
 _UV = "_passwordless_passkey_uv"
@@ -125,23 +126,21 @@ def lookup_of(credential_id: bytes) -> str:
 
 def _issue_challenge(purpose: str, identifier: str) -> bytes:
     """A new challenge for ``purpose``, this browser's only one for it."""
-    kept = session.get(CHALLENGES)
-    kept = dict(kept) if isinstance(kept, dict) else {}
+    kept = _kept_challenges()
     issued = state().secrets.issue(
         purpose, identifier, link=True, max_age=_timeout(), replaces=kept.get(purpose)
     )
     kept[purpose] = issued.id
-    session[CHALLENGES] = kept
+    _keep_challenges(kept)
     return base64url_to_bytes(issued.token or "")
 
 
 def _take_challenge(purpose: str, client_data: bytes) -> bytes:
     """Use the challenge the browser signed: it must be this browser's live one for
     ``purpose``. Consumed before the signature is checked, so it is tried once."""
-    kept = session.get(CHALLENGES)
-    kept = dict(kept) if isinstance(kept, dict) else {}
+    kept = _kept_challenges()
     expected_id = kept.pop(purpose, None)
-    session[CHALLENGES] = kept
+    _keep_challenges(kept)
     try:
         challenge = parse_client_data_json(client_data).challenge
     except (WebAuthnException, ValueError, TypeError, KeyError, RecursionError):
@@ -155,6 +154,56 @@ def _take_challenge(purpose: str, client_data: bytes) -> bytes:
     if redeemed.id != expected_id:  # another browser's challenge
         raise PasskeyRefused(EXPIRED)
     return challenge
+
+
+# The ids live in a signed cookie of their own, not in Flask's session: the page
+# asks for options in the background while a form on it may be posted, and both
+# answers would set Flask's one session cookie; the later would undo the other's
+# change (say, the pending sign-in code of the email just sent).
+
+
+def _signer() -> URLSafeSerializer:
+    config = current_app.config
+    keys = [*(config.get("SECRET_KEY_FALLBACKS") or ()), config["SECRET_KEY"]]  # newest last
+    return URLSafeSerializer(keys, salt="flask-passwordless passkey challenges")
+
+
+def _kept_challenges() -> dict[str, int]:
+    """This browser's challenge id for each journey (read once per request)."""
+    if "_passwordless_challenges" not in g:
+        try:
+            raw = _signer().loads(request.cookies.get(CHALLENGES, ""))
+        except BadSignature:
+            raw = None
+        kept = raw if isinstance(raw, dict) else {}
+        g._passwordless_challenges = {
+            purpose: found
+            for purpose, found in kept.items()
+            if isinstance(found, int) and not isinstance(found, bool)
+        }
+    return dict(g._passwordless_challenges)
+
+
+def _keep_challenges(kept: dict[str, int]) -> None:
+    """Send the challenge ids back with this response (as the session cookie would)."""
+    first = "_passwordless_challenges_sent" not in g
+    g._passwordless_challenges = dict(kept)
+    g._passwordless_challenges_sent = True
+    if first:
+
+        @after_this_request
+        def set_cookie(response: Any) -> Any:
+            config, now_kept = current_app.config, g._passwordless_challenges
+            response.set_cookie(
+                CHALLENGES,
+                _signer().dumps(now_kept) if now_kept else "",
+                max_age=_timeout() if now_kept else 0,
+                path=config.get("SESSION_COOKIE_PATH") or config.get("APPLICATION_ROOT") or "/",
+                secure=bool(config.get("SESSION_COOKIE_SECURE")),
+                httponly=True,
+                samesite=config.get("SESSION_COOKIE_SAMESITE") or "Lax",
+            )
+            return response
 
 
 def _parsed(raw: Any, parse: Any) -> Any:
