@@ -68,3 +68,22 @@ def test_retire_all_of_does_not_reach_a_key_that_starts_with_this_key_and_a_spac
             sa.select(secrets.table.c.consumed_at).where(secrets.table.c.id == theirs.id)
         ).scalar_one()
     assert row is None, "another account's pending change was retired"
+
+
+def test_shared_jinja_cache_keeps_an_apps_filters_out_of_another(tmp_path):
+    """tests/jinja_cache.py keys compiled code on the source and the compile options,
+    not on the filters the code was compiled against: Jinja checks that a filter
+    exists, picks how to call it, and folds it over constants at compile time. An
+    app without the filter then renders what another app's filter produced."""
+    from flask import Flask, render_template
+    from jinja2 import TemplateAssertionError
+    from jinja_cache import share_compiled_templates
+
+    (tmp_path / "page.html").write_text('{{ "quiet"|shout }}')
+    first = share_compiled_templates(Flask("first", template_folder=str(tmp_path)))
+    first.jinja_env.filters["shout"] = str.upper
+    with first.test_request_context():
+        assert render_template("page.html") == "QUIET"
+    second = share_compiled_templates(Flask("second", template_folder=str(tmp_path)))
+    with second.test_request_context(), pytest.raises(TemplateAssertionError):
+        render_template("page.html")  # no such filter in this app
