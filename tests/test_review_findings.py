@@ -87,3 +87,18 @@ def test_shared_jinja_cache_keeps_an_apps_filters_out_of_another(tmp_path):
     second = share_compiled_templates(Flask("second", template_folder=str(tmp_path)))
     with second.test_request_context(), pytest.raises(TemplateAssertionError):
         render_template("page.html")  # no such filter in this app
+
+
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+def test_removals_at_once_on_a_repeatable_read_engine(make_app):
+    """A host engine at REPEATABLE READ (a common PostgreSQL setting): the snapshot is
+    the one of the transaction's first statement (the user loader, or the lock's own
+    SELECT, taken before it waits), so ``reread`` after the lock still sees what the
+    others removed meanwhile: every round ends with no second step at all."""
+    import test_removal_races as races
+
+    app = make_app(
+        PASSWORDLESS_LIMITER_ENABLED=False,
+        SQLALCHEMY_ENGINE_OPTIONS={"pool_size": 12, "isolation_level": "REPEATABLE READ"},
+    )
+    races.test_every_second_step_removed_at_once_leaves_exactly_one(app)
