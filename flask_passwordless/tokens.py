@@ -142,13 +142,16 @@ class Secrets:
         # whose identifier starts with the account's key). Only live rows matter, and
         # ``expires_at`` is indexed, so a big table of old rows is never scanned.
         owned = sa.func.substr(t.c.identifier, 1, sa.bindparam("prefix_length"))
+        # The address after the key holds no space: a longer key that starts with
+        # this one and a space ('ann' / 'ann lee') is another account's.
+        address = sa.func.substr(t.c.identifier, sa.bindparam("prefix_length") + 1)
         self._retire_all = (
             sa.update(t)
             .where(live)
             .where(
                 sa.or_(
                     t.c.identifier.in_(sa.bindparam("identifiers", expanding=True)),
-                    owned == sa.bindparam("prefix"),
+                    sa.and_(owned == sa.bindparam("prefix"), ~address.contains(" ")),
                 )
             )
             .values(used)

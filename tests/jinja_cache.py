@@ -40,6 +40,12 @@ def compile_options(environment: Environment) -> tuple:
         tuple(sorted(environment.extensions)),
         environment.code_generator_class,
         getattr(autoescape, "__qualname__", autoescape),
+        environment.is_async,
+        environment.finalize,
+        # Jinja checks each filter and test exists, chooses how to call it and
+        # folds it over constants while compiling: the code is only good for the same ones.
+        tuple(sorted(environment.filters.items(), key=lambda item: item[0])),
+        tuple(sorted(environment.tests.items(), key=lambda item: item[0])),
     )
 
 

@@ -155,6 +155,13 @@ class Authenticators:
         """
         g.pop(_CACHE, None)
         if self._dialect() == "postgresql":
+            # Reads after the lock must see what the one before committed: a fresh
+            # READ COMMITTED transaction, whatever the engine's level (at REPEATABLE
+            # READ the snapshot predates the wait, and the turn decides on old rows).
+            session = self.db.session
+            if session.connection().get_isolation_level() != "READ COMMITTED":
+                session.commit()
+                session.connection(execution_options={"isolation_level": "READ COMMITTED"})
             self._lock(f"second steps\x00{user_key}")
         else:
             self._run(self._claim_writer)

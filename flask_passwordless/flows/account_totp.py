@@ -20,7 +20,7 @@ from ..authenticators import sealing, totp
 from ..authenticators.recovery import remaining
 from ..delivery import site_name, tell_owner
 from ..errors import FormExpired
-from ..factor_removal import Removal, leaves_no_second_step, remove_second_factor
+from ..factor_removal import Removal, leaves_no_second_step, remove_second_factor, users_turn
 from ..forms import ActionForm, AppCodeForm
 from ..i18n import gettext
 from ..limits import Limits
@@ -70,8 +70,13 @@ def add_app(user: Any, secret: str, code: str) -> bool:
         return False
     if totp.enrol(state().authenticators, key, secret, code, clock.now()) is None:
         return False
-    if not state().adapter.two_factor_enabled(user):
-        state().adapter.set_two_factor(user, True)
+    # Turning two-step on is decided in the user's turn, as every removal is: a
+    # removal of this app from another tab since enrol() must not leave it on.
+    with users_turn(user):
+        if not state().authenticators.of_user(key, totp.TYPE):
+            return False
+        if not state().adapter.two_factor_enabled(user):
+            state().adapter.set_two_factor(user, True)
     _tell_owner(user, added=True)
     emit(signals.authenticator_added, user=user, type=totp.TYPE)
     return True

@@ -1,0 +1,104 @@
+"""Review of fad13fc..main: scenarios that show a gap (each expected to FAIL on main)."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+import sqlalchemy as sa
+from factors import make_user, password_login
+from test_authenticators import KEY, app_code
+
+from apps import User, db
+from conftest import csrf_token
+from flask_passwordless.authenticators import totp
+from flask_passwordless.flows import account_totp
+from flask_passwordless.tokens import owned_identifier
+
+
+@pytest.fixture
+def app(make_app, clock):
+    return make_app(PASSWORDLESS_LIMITER_ENABLED=False)
+
+
+def test_add_app_turns_two_step_on_outside_the_users_turn(app, client, clock, monkeypatch):
+    """Tab A confirms a new app; tab B removes it between A's enrol and A's
+    set_two_factor(True). B's turn sees two-step off, so the removal is allowed;
+    then A turns two-step on: on, with no second step at all."""
+    make_user(app)  # two-step off, no phone, no passkey
+    password_login(client)
+    page = client.get("/auth/account/totp").get_data(as_text=True)
+    secret = KEY.search(page).group(1).replace(" ", "")
+    token = csrf_token(client, "/auth/account/totp")
+    cookie = client.get_cookie("session").value
+    real_enrol = account_totp.totp.enrol
+
+    def enrol_then_other_tab_removes(*args, **kwargs):
+        result = real_enrol(*args, **kwargs)
+        other = app.test_client()
+        other.set_cookie("session", cookie)
+        statuses = []
+        tab = threading.Thread(
+            target=lambda: statuses.append(
+                other.post("/auth/account/totp/remove", data={"csrf_token": token}).status_code
+            )
+        )
+        tab.start()
+        tab.join(30)
+        assert statuses == [302]
+        return result
+
+    monkeypatch.setattr(account_totp.totp, "enrol", enrol_then_other_tab_removes)
+    client.post("/auth/account/totp", data={"code": app_code(secret, clock), "csrf_token": token})
+    with app.app_context():
+        user = db.session.execute(sa.select(User)).scalar_one()
+        key = app.extensions["passwordless"].adapter.key_of(user)
+        apps = app.extensions["passwordless"].authenticators.of_user(key, totp.TYPE)
+        assert not (user.two_factor_enabled and not apps), "two-step on with no second step"
+
+
+def test_retire_all_of_does_not_reach_a_key_that_starts_with_this_key_and_a_space(app):
+    """Keys are str(primary key): a host with text keys may have 'ann' and 'ann lee'.
+    Retiring 'ann''s secrets kills 'ann lee''s pending address change."""
+    secrets = app.extensions["passwordless"].secrets
+    with app.test_request_context():
+        theirs = secrets.issue("email-change", owned_identifier("ann lee", "new@example.com"))
+        secrets.retire_all_of("ann", ["ann@example.com"])
+        row = db.session.execute(
+            sa.select(secrets.table.c.consumed_at).where(secrets.table.c.id == theirs.id)
+        ).scalar_one()
+    assert row is None, "another account's pending change was retired"
+
+
+def test_shared_jinja_cache_keeps_an_apps_filters_out_of_another(tmp_path):
+    """tests/jinja_cache.py keys compiled code on the source and the compile options,
+    not on the filters the code was compiled against: Jinja checks that a filter
+    exists, picks how to call it, and folds it over constants at compile time. An
+    app without the filter then renders what another app's filter produced."""
+    from flask import Flask, render_template
+    from jinja2 import TemplateAssertionError
+    from jinja_cache import share_compiled_templates
+
+    (tmp_path / "page.html").write_text('{{ "quiet"|shout }}')
+    first = share_compiled_templates(Flask("first", template_folder=str(tmp_path)))
+    first.jinja_env.filters["shout"] = str.upper
+    with first.test_request_context():
+        assert render_template("page.html") == "QUIET"
+    second = share_compiled_templates(Flask("second", template_folder=str(tmp_path)))
+    with second.test_request_context(), pytest.raises(TemplateAssertionError):
+        render_template("page.html")  # no such filter in this app
+
+
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+def test_removals_at_once_on_a_repeatable_read_engine(make_app):
+    """A host engine at REPEATABLE READ (a common PostgreSQL setting): the snapshot is
+    the one of the transaction's first statement (the user loader, or the lock's own
+    SELECT, taken before it waits), so ``reread`` after the lock still sees what the
+    others removed meanwhile: every round ends with no second step at all."""
+    import test_removal_races as races
+
+    app = make_app(
+        PASSWORDLESS_LIMITER_ENABLED=False,
+        SQLALCHEMY_ENGINE_OPTIONS={"pool_size": 12, "isolation_level": "REPEATABLE READ"},
+    )
+    races.test_every_second_step_removed_at_once_leaves_exactly_one(app)
