@@ -1,4 +1,5 @@
-"""Review of fad13fc..main: scenarios that show a gap (each expected to FAIL on main)."""
+"""Edge cases a review found: an app removed while being added, a REPEATABLE READ
+engine, text user keys that start alike, and the tests' own template cache."""
 
 from __future__ import annotations
 
@@ -21,10 +22,10 @@ def app(make_app, clock):
     return make_app(PASSWORDLESS_LIMITER_ENABLED=False)
 
 
-def test_add_app_turns_two_step_on_outside_the_users_turn(app, client, clock, monkeypatch):
+def test_an_app_removed_while_added_leaves_two_step_off(app, client, clock, monkeypatch):
     """Tab A confirms a new app; tab B removes it between A's enrol and A's
-    set_two_factor(True). B's turn sees two-step off, so the removal is allowed;
-    then A turns two-step on: on, with no second step at all."""
+    turning two-step on. B's turn sees two-step off, so the removal is allowed;
+    A's turn must then see the app gone and leave two-step off."""
     make_user(app)  # two-step off, no phone, no passkey
     password_login(client)
     page = client.get("/auth/account/totp").get_data(as_text=True)
@@ -59,7 +60,7 @@ def test_add_app_turns_two_step_on_outside_the_users_turn(app, client, clock, mo
 
 def test_retire_all_of_does_not_reach_a_key_that_starts_with_this_key_and_a_space(app):
     """Keys are str(primary key): a host with text keys may have 'ann' and 'ann lee'.
-    Retiring 'ann''s secrets kills 'ann lee''s pending address change."""
+    Retiring 'ann''s secrets must leave 'ann lee''s pending address change alone."""
     secrets = app.extensions["passwordless"].secrets
     with app.test_request_context():
         theirs = secrets.issue("email-change", owned_identifier("ann lee", "new@example.com"))
@@ -70,11 +71,10 @@ def test_retire_all_of_does_not_reach_a_key_that_starts_with_this_key_and_a_spac
     assert row is None, "another account's pending change was retired"
 
 
-def test_shared_jinja_cache_keeps_an_apps_filters_out_of_another(tmp_path):
-    """tests/jinja_cache.py keys compiled code on the source and the compile options,
-    not on the filters the code was compiled against: Jinja checks that a filter
-    exists, picks how to call it, and folds it over constants at compile time. An
-    app without the filter then renders what another app's filter produced."""
+def test_the_tests_template_cache_keeps_one_apps_filters_from_another(tmp_path):
+    """tests/jinja_cache.py must key compiled code on the filters too: Jinja checks
+    that a filter exists, picks how to call it, and folds it over constants at
+    compile time, so an app without the filter would render another app's result."""
     from flask import Flask, render_template
     from jinja2 import TemplateAssertionError
     from jinja_cache import share_compiled_templates
@@ -93,8 +93,8 @@ def test_shared_jinja_cache_keeps_an_apps_filters_out_of_another(tmp_path):
 def test_removals_at_once_on_a_repeatable_read_engine(make_app):
     """A host engine at REPEATABLE READ (a common PostgreSQL setting): the snapshot is
     the one of the transaction's first statement (the user loader, or the lock's own
-    SELECT, taken before it waits), so ``reread`` after the lock still sees what the
-    others removed meanwhile: every round ends with no second step at all."""
+    SELECT, taken before it waits): without a fresh READ COMMITTED transaction,
+    ``reread`` after the lock would still see what the others removed meanwhile."""
     import test_removal_races as races
 
     app = make_app(
