@@ -185,12 +185,18 @@ class FrenchAdapter(UserAdapter):
         return "fr" if user.email.startswith("marie") else None
 
 
-def test_outside_a_request_the_adapter_names_the_language(tmp_path):
-    app = build_app(tmp_path, PASSWORDLESS_LANGUAGES=["en", "fr"])
+def with_french_marie(app):
+    """Marie's record says French, Max's names no language (``FrenchAdapter``)."""
     app.extensions["passwordless"].adapter = FrenchAdapter(db, User)
     with app.app_context():
         db.session.add_all([User(email="marie@example.com"), User(email="max@example.com")])
         db.session.commit()
+
+
+def test_outside_a_request_the_adapter_names_the_language(tmp_path):
+    app = build_app(tmp_path, PASSWORDLESS_LANGUAGES=["en", "fr"])
+    with_french_marie(app)
+    with app.app_context():
         marie = db.session.scalar(db.select(User).filter_by(email="marie@example.com"))
         other = db.session.scalar(db.select(User).filter_by(email="max@example.com"))
         with i18n.language_for(marie):
@@ -231,10 +237,8 @@ def test_a_message_outside_a_request_takes_the_adapters_language(tmp_path):
     from flask_passwordless.delivery import render_email
 
     app = build_app(tmp_path, PASSWORDLESS_LANGUAGES=["en", "fr"])
-    app.extensions["passwordless"].adapter = FrenchAdapter(db, User)
+    with_french_marie(app)
     with app.app_context():
-        db.session.add_all([User(email="marie@example.com"), User(email="max@example.com")])
-        db.session.commit()
         context = {"link": "https://app.example.com/auth/login/link?token=x", "code": "123456"}
         french = render_email("login", "marie@example.com", lifetime="10 minutes", **context)
         english = render_email("login", "max@example.com", lifetime="10 minutes", **context)
