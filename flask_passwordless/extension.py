@@ -17,7 +17,7 @@ from flask_mail import Mail
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf.csrf import CSRFProtect
 
-from . import audit, i18n
+from . import audit, i18n, writes
 from .adapter import UserAdapter
 from .authenticators import AuthenticatorType, Registry, builtin_registry
 from .authenticators.store import Authenticators
@@ -146,6 +146,7 @@ class Passwordless:
         app.cli.add_command(passwordless_cli)
         audit.connect()
         app.before_request(partial(_warn_once, state))
+        app.teardown_appcontext(writes.flush)
 
     @staticmethod
     def state(app: Flask) -> PasswordlessState:

@@ -28,7 +28,7 @@ from .i18n import lazy_gettext as _l
 from .signals import emit, login_locked
 from .state import state
 from .wording import duration
-from .writes import apart, apart_count
+from .writes import apart, apart_count, later
 
 #: How long a check holds its identifier (a check takes milliseconds).
 HOLD = timedelta(seconds=2)
@@ -192,9 +192,11 @@ class Failures:
         apart_count(self.db, self._release, of_identifier=identifier, held_until=held_until)
 
     def forgive(self, identifier: str | None) -> None:
-        """A success clears the count (no statement when this request saw none)."""
+        """A success clears the count (no statement when this request saw none). The
+        delete rides with the request's next write, the new session row (``later``):
+        until then the row holds only what this request already passed."""
         if identifier and identifier not in g.get("_passwordless_clean", ()):
-            apart_count(self.db, self._forgive, of_identifier=identifier)
+            later(self.db, self._forgive, of_identifier=identifier)
 
 
 def _claim_upsert(dialect: str, t: sa.Table, free: Any) -> Any:

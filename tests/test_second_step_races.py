@@ -3,6 +3,9 @@ a time: each failure counts before the next guess is looked at."""
 
 from __future__ import annotations
 
+from datetime import timezone
+
+import pyotp
 import pytest
 from factors import PHONE, make_user, password_login
 
@@ -23,11 +26,18 @@ def app(make_app):
     )
 
 
-def give_app(app, user) -> None:
+def give_app(app, user) -> str:
+    """An authenticator app for ``user``; its secret."""
+    secret = totp.new_secret()
     with app.app_context():
         key = app.extensions["passwordless"].adapter.key_of(user)
         store = app.extensions["passwordless"].authenticators
-        store.add(key, totp.TYPE, totp.data_for(totp.new_secret(), key), now=utcnow())
+        store.add(key, totp.TYPE, totp.data_for(secret, key), now=utcnow())
+    return secret
+
+
+def code_now(secret: str) -> str:
+    return pyotp.TOTP(secret).at(utcnow().replace(tzinfo=timezone.utc).timestamp())
 
 
 def browsers_sharing(app, client) -> list:
@@ -63,6 +73,40 @@ def test_parallel_app_code_guesses_at_the_second_step_are_counted_one_by_one(app
     statuses = race(jobs)
     assert guessed(statuses) == 1, statuses
     assert statuses.count(429) == RACERS - 1
+
+
+def test_one_app_code_sent_by_many_browsers_at_once_signs_in_exactly_one(app):
+    """The hold and the code's time step are written in one transaction: each
+    browser is let through one at a time, and only the first finds the step unused."""
+    user = make_user(app, two_factor=True)
+    code = code_now(give_app(app, user))
+    client = app.test_client()
+    password_login(client)
+    token = csrf_token(client, "/auth/two-factor")
+    browsers = browsers_sharing(app, client)
+    data = {"code": code, "method": "totp", "csrf_token": token}
+    statuses = race(
+        [
+            lambda browser=browser: browser.post("/auth/two-factor", data=data).status_code
+            for browser in browsers
+        ]
+    )
+    assert statuses.count(302) == 1, statuses
+    assert [b.get("/private").status_code for b in browsers].count(200) == 1
+
+
+def test_an_app_code_that_signed_in_is_refused_at_the_next_sign_in(app):
+    user = make_user(app, two_factor=True)
+    code = code_now(give_app(app, user))
+    for expected in (302, 200):  # signed in; then the same code again: the form again
+        client = app.test_client()
+        password_login(client)
+        data = {
+            "code": code,
+            "method": "totp",
+            "csrf_token": csrf_token(client, "/auth/two-factor"),
+        }
+        assert client.post("/auth/two-factor", data=data).status_code == expected
 
 
 def test_parallel_password_guesses_at_confirm_are_counted_one_by_one(app):

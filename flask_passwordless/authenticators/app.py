@@ -26,6 +26,7 @@ class TotpType(AuthenticatorType):
     name = totp.TYPE
     label = lazy_gettext("Authenticator app")
     factor = HAVE
+    quick_check = True
     prompt = lazy_gettext("Code from the app")
     missing = lazy_gettext("Enter the code from the app.")
     manage_endpoint = "passwordless.account_totp"
@@ -58,6 +59,7 @@ class RecoveryType(AuthenticatorType):
     label = lazy_gettext("Recovery code")
     factor = KNOW
     last_resort = True
+    quick_check = True
     field = "text"
     prompt = lazy_gettext("Recovery code")
     missing = lazy_gettext("Enter a recovery code.")

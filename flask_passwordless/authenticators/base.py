@@ -38,6 +38,10 @@ class AuthenticatorType:
     last_resort: bool = False
     #: The second step must send a code before it can be checked (SMS).
     sends_code: bool = False
+    #: ``verify`` is quick (no slow hash) and writes only through the authenticator
+    #: store: its check and the lockout hold around it then commit once
+    #: (``writes.together``). Off for a host's type unless it says so.
+    quick_check: bool = False
     #: The field the step shows: "code" (digits of CODE_LENGTH) or "text".
     field: str = "code"
     #: Label of the field on the second-step page.

@@ -8,6 +8,7 @@ which confirm-it-is-you (``flows/confirm``) shares.
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from typing import Any
 
 from flask import Blueprint, flash, redirect, request, url_for
@@ -26,6 +27,7 @@ from ..signals import emit
 from ..signin import complete, show
 from ..state import state
 from ..steps import SIGN_IN, Step, clear_step, load_step, save_step
+from ..writes import together
 
 EXPIRED = _l("This code has expired or was used up. Send yourself a new one.")
 
@@ -71,28 +73,32 @@ def check_step(user: Any, step: Step, kind: AuthenticatorType, value: str) -> st
 
     The check holds its lockout key while it runs (``Failures.claim``), so parallel
     guesses are compared one at a time and each failure is counted before the next.
+    A quick check commits its hold and its own write (a time step) at once.
     """
     if not value:
         return str(kind.missing)
     lock = lockout_key(step, kind)
-    held = failures().claim(lock)
     wrong = (
         gettext("That password is not right.")
         if kind.field == "password"
         else gettext("That code is not right.")
     )
-    try:
-        passed = kind.verify(user, value, step)
-    except CodeWrong as refused:
-        passed, wrong = False, refused.message if refused.remaining else str(EXPIRED)
-    except CheckRefused as refused:
-        passed, wrong = False, refused.message
-    except SecretInvalid:
-        failures().release(lock, held)
-        save_step(step)
+    dead = False
+    with together(failures().db) if kind.quick_check else nullcontext():
+        held = failures().claim(lock)
+        try:
+            passed = kind.verify(user, value, step)
+        except CodeWrong as refused:
+            passed, wrong = False, refused.message if refused.remaining else str(EXPIRED)
+        except CheckRefused as refused:
+            passed, wrong = False, refused.message
+        except SecretInvalid:
+            failures().release(lock, held)
+            passed, dead = False, True
+    save_step(step)
+    if dead:
         emit(signals.login_failed, identifier=step.identifier, reason="dead-code")
         return str(EXPIRED)
-    save_step(step)
     if passed:
         return None
     failures().record(lock)

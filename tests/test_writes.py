@@ -1,0 +1,72 @@
+"""Writes apart from the host's session: what rides with what, and what one commit
+holds (``flask_passwordless.writes``)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import pytest
+import sqlalchemy as sa
+
+from flask_passwordless import writes
+
+
+@pytest.fixture
+def app(make_app):
+    return make_app()
+
+
+def parts(app):
+    """The database, the lockout table, and a list that grows by one per commit."""
+    state = app.extensions["passwordless"]
+    table = state.failures.Failure.__table__
+    commits: list[int] = []
+    sa.event.listen(state.db.engine, "commit", lambda _conn: commits.append(1))
+    return state.db, table, commits
+
+
+def row(table, name: str) -> dict:
+    return {"identifier": name, "count": 1, "last_failure_at": datetime(2026, 1, 1)}
+
+
+def names(db, table) -> set[str]:
+    with db.engine.connect() as connection:
+        return set(connection.execute(sa.select(table.c.identifier)).scalars())
+
+
+def test_a_later_write_rides_in_the_next_writes_transaction(app):
+    with app.app_context():
+        db, table, commits = parts(app)
+        writes.apart_count(db, table.insert(), **row(table, "a"))
+        commits.clear()
+        writes.later(db, table.delete().where(table.c.identifier == "a"))
+        assert names(db, table) == {"a"}  # not yet
+        writes.apart_count(db, table.insert(), **row(table, "b"))
+        assert (names(db, table), len(commits)) == ({"b"}, 1)
+
+
+def test_a_later_write_with_no_write_after_it_is_committed_as_the_context_ends(app):
+    with app.app_context():
+        db, table, commits = parts(app)
+        writes.apart_count(db, table.insert(), **row(table, "a"))
+        writes.later(db, table.delete().where(table.c.identifier == "a"))
+    with app.app_context():
+        assert names(db, table) == set()
+
+
+def test_together_commits_its_writes_once(app):
+    with app.app_context():
+        db, table, commits = parts(app)
+        with writes.together(db):
+            writes.apart_count(db, table.insert(), **row(table, "a"))
+            writes.apart(db, table.insert().returning(table.c.identifier), **row(table, "b"))
+        assert (names(db, table), len(commits)) == ({"a", "b"}, 1)
+
+
+def test_together_keeps_none_of_its_writes_when_the_block_raises(app):
+    with app.app_context():
+        db, table, _commits = parts(app)
+        with pytest.raises(RuntimeError), writes.together(db):
+            writes.apart_count(db, table.insert(), **row(table, "a"))
+            raise RuntimeError("the check broke")
+        assert names(db, table) == set()
