@@ -9,10 +9,10 @@ import threading
 import pytest
 import sqlalchemy as sa
 from factors import make_user, password_login
-from test_authenticators import KEY, app_code
+from test_authenticators import KEY, app_code, email_sign_in
 
 from apps import User, db
-from conftest import csrf_token
+from conftest import csrf_token, signed_in_as
 from flask_passwordless.authenticators import totp
 from flask_passwordless.flows import account_totp
 from flask_passwordless.tokens import owned_identifier
@@ -114,6 +114,43 @@ def test_an_app_added_in_another_tab_meanwhile_is_the_one_kept(app, client, cloc
         assert user.two_factor_enabled
     text = answer.get_data(as_text=True)
     assert ALREADY in text and WRONG not in text
+
+
+def test_a_setup_step_racing_the_owners_does_not_add_a_second_app(make_app, clock, monkeypatch):
+    """Two-step is required. Someone holding only the mailbox and the owner (with the
+    password) both reach the setup step; the owner's app is saved after the other's
+    request found none and before it saves its own. That request is stale: its app
+    goes and nobody is signed in by it (a first factor must not pass for two)."""
+    app = make_app(PASSWORDLESS_LIMITER_ENABLED=False, PASSWORDLESS_TWO_FACTOR_REQUIRED=True)
+    make_user(app)
+    other, owner = app.test_client(), app.test_client()
+    email_sign_in(app, other)
+    password_login(owner)
+    setup = "/auth/two-factor/setup"
+    keys, tokens = {}, {}
+    for browser in (other, owner):
+        page = browser.get(setup).get_data(as_text=True)
+        keys[browser] = KEY.search(page).group(1).replace(" ", "")
+        tokens[browser] = csrf_token(browser, setup)
+    real_enrol = account_totp.totp.enrol
+
+    def the_owner_adds_first(*args, **kwargs):
+        monkeypatch.setattr(account_totp.totp, "enrol", real_enrol)
+        data = {"code": app_code(keys[owner], clock), "csrf_token": tokens[owner]}
+        tab = threading.Thread(target=lambda: owner.post(setup, data=data))
+        tab.start()
+        tab.join(30)
+        assert signed_in_as(owner) == "alice@example.com"
+        return real_enrol(*args, **kwargs)
+
+    monkeypatch.setattr(account_totp.totp, "enrol", the_owner_adds_first)
+    data = {"code": app_code(keys[other], clock), "csrf_token": tokens[other]}
+    answer = other.post(setup, data=data)
+    assert signed_in_as(other) == "nobody", "the stale step signed in with one factor"
+    assert answer.headers.get("Location") == "/auth/login"
+    with app.app_context():
+        user = db.session.execute(sa.select(User)).scalar_one()
+        assert len(stored_apps(app, user)) == 1, "one app per account"
 
 
 def test_retire_all_of_does_not_reach_a_key_that_starts_with_this_key_and_a_space(app):
