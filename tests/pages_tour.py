@@ -384,12 +384,12 @@ def passkeys_page(page: Page, server: LiveServer, see: See) -> None:
     see(page, "account_passkeys", "removed")
 
 
-def give_passkey(server: LiveServer, name: str) -> None:
-    """A passkey row for EMAIL's account, as a ceremony would store it (its pages only
+def give_passkey(server: LiveServer, name: str, email: str = EMAIL) -> None:
+    """A passkey row for the account, as a ceremony would store it (its pages only
     list it; using one needs an authenticator: test_browser_passkeys)."""
     with server.app.app_context():
         state = server.app.extensions["passwordless"]
-        user = state.adapter.find_by_email(EMAIL)
+        user = state.adapter.find_by_email(email)
         data = {"credential_id": "AAAA", "public_key": "AAAA", "backed_up": True}
         state.authenticators.add(
             state.adapter.key_of(user), "passkey", data, name=name, now=utcnow()

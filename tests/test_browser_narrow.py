@@ -16,11 +16,12 @@ from contextlib import contextmanager
 import pyotp
 import pytest
 from browser_fixtures import ACTION_TIMEOUT
-from pages_tour import latest, path_in
+from pages_tour import give_passkey, latest, path_in
 from playwright.sync_api import Page, expect
 from werkzeug.serving import make_server
 
 from conftest import add_user, code_in
+from flask_passwordless import devices
 from live_server import live_server
 
 pytestmark = pytest.mark.browser
@@ -110,9 +111,10 @@ ACCOUNT_PAGES = {
 
 
 def test_the_account_pages_fit_a_small_phone(browser, tmp_path):
-    """The account, passkeys and sessions pages, the address change (form, code,
-    link), the app's setup, the new recovery codes and their page, at 375 px. (In
-    this order: once the app is added, the account's full strength is two steps.)"""
+    """The account, passkeys and sessions pages, the passkeys and devices pages with
+    one listed, the address change (form, code, link), the app's setup, the new
+    recovery codes and their page, at 375 px. (In this order: once the app is added,
+    the account's full strength is two steps.)"""
     with live_server(tmp_path) as server:
         add_user(server.app, LONG)
         page = phone_page(browser, server.url)
@@ -124,10 +126,37 @@ def test_the_account_pages_fit_a_small_phone(browser, tmp_path):
                 page.goto(path)
                 expect(page.locator("h1")).to_have_text(heading)
                 fits(page)
+            listed(page, server)
             change_address(page, server)
             set_up_an_app(page)
         finally:
             page.context.close()
+
+
+#: A phone's browser, remembered from an IPv6 address: the longest line of a device.
+PHONE_AGENT = (
+    "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/126.0.0.0 Mobile Safari/537.36"
+)
+PHONE_ADDRESS = "2001:db8:85a3:1234:5678:8a2e:370:7334"
+
+
+def listed(page: Page, server) -> None:
+    """The passkeys page with a passkey and the devices page with a remembered
+    device, stored as a ceremony and the second step store them: making them here
+    needs an authenticator and a second step (test_browser_passkeys, _devices)."""
+    give_passkey(server, "Passkey on Chrome on Android", email=LONG)
+    headers = {"User-Agent": PHONE_AGENT}
+    with server.app.test_request_context(
+        headers=headers, environ_base={"REMOTE_ADDR": PHONE_ADDRESS}
+    ):
+        devices.remember(server.app.extensions["passwordless"].adapter.find_by_email(LONG))
+    page.goto("/auth/account/passkeys")
+    expect(page.get_by_text("Passkey on Chrome on Android", exact=True)).to_be_visible()
+    fits(page)
+    page.goto("/auth/account/devices")
+    expect(page.locator("ul.pl-devices > li")).to_contain_text(PHONE_ADDRESS)
+    fits(page)
 
 
 def change_address(page: Page, server) -> None:

@@ -231,18 +231,28 @@ def test_a_challenge_is_used_once(app, client, soft):
 
 
 def test_asking_for_options_leaves_the_session_cookie_alone(app, client, soft):
-    """The sign-in page asks for options in the background while its form may be
-    posted: an answer that set Flask's session cookie would undo the form's change
-    (the browser keeps the later cookie), as the pending code of an email just sent."""
-    with_passkey(app, client, soft)
-    browser = app.test_client()
-    token = csrf_token(browser)
-    for path in ("/auth/login/passkey/options",):
-        answered = browser.post(path, data={"csrf_token": token})
-        assert answered.status_code == 200
+    """The sign-in page, the second step and confirm-it-is-you ask for options in the
+    background while their form may be posted: an answer that set Flask's session
+    cookie would undo the form's change (the browser keeps the later cookie), as the
+    pending code of an email just sent, or the second step's progress."""
+    make_user(app, phone=PHONE, two_factor=True)
+    full_strength_sign_in(app, client, two_step=True)
+    assert add_passkey(client, soft).status_code == 302
+    signing_in, second_step, confirming = (app.test_client() for _ in range(3))
+    assert password_login(second_step).headers["Location"] == "/auth/two-factor"
+    email_sign_in(app, confirming)  # one factor of two: the confirm page asks for more
+    asked = (
+        (signing_in, "/auth/login", "/auth/login/passkey/options"),
+        (second_step, "/auth/two-factor?method=passkey", "/auth/two-factor/passkey/options"),
+        (confirming, "/auth/confirm?method=passkey", "/auth/two-factor/passkey/options"),
+    )
+    for browser, page, path in asked:
+        answered = browser.post(path, data={"csrf_token": csrf_token(browser, page)})
+        assert answered.status_code == 200, page
         cookies = answered.headers.getlist("Set-Cookie")
-        assert not [c for c in cookies if c.startswith(app.config["SESSION_COOKIE_NAME"] + "=")]
-        assert [c for c in cookies if c.startswith(passkey.CHALLENGES + "=")]
+        session_cookie = app.config["SESSION_COOKIE_NAME"] + "="
+        assert not [c for c in cookies if c.startswith(session_cookie)], page
+        assert [c for c in cookies if c.startswith(passkey.CHALLENGES + "=")], page
 
 
 def test_a_challenge_cookie_signed_with_another_key_is_refused(app, client, soft):

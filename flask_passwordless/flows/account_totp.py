@@ -9,6 +9,7 @@ code to scan and the cookie never carries the key in clear.
 
 from __future__ import annotations
 
+from enum import Enum
 from typing import Any
 
 from flask import Blueprint, flash, redirect, session, url_for
@@ -62,24 +63,44 @@ def _pending_secret(user_key: str) -> str:
     return secret
 
 
-def add_app(user: Any, secret: str, code: str) -> bool:
+class Adding(Enum):
+    """How adding an app went: each reason it was not added has its own words."""
+
+    ADDED = "added"
+    #: The account has an app already (set up meanwhile, in another tab): this one
+    #: is not kept.
+    ALREADY = "already"
+    #: The code is not the app's code now.
+    WRONG_CODE = "wrong code"
+    #: Saved, then removed (from another tab) before two-step sign-in was turned on.
+    REMOVED_MEANWHILE = "removed meanwhile"
+
+
+def add_app(user: Any, secret: str, code: str) -> Adding:
     """Save the app whose key is ``secret`` if ``code`` is its code now; turn two-step
     sign-in on and tell the owner. (The operation; the views read the form.)"""
+    store = state().authenticators
     key = state().adapter.key_of(user)
-    if state().authenticators.of_user(key, totp.TYPE):  # one app per account
-        return False
-    if totp.enrol(state().authenticators, key, secret, code, clock.now()) is None:
-        return False
+    if store.of_user(key, totp.TYPE):  # one app per account (as this request read it)
+        return Adding.ALREADY
+    new_id = totp.enrol(store, key, secret, code, clock.now())
+    if new_id is None:
+        return Adding.WRONG_CODE
     # Turning two-step on is decided in the user's turn, as every removal is: a
-    # removal of this app from another tab since enrol() must not leave it on.
+    # removal of this app from another tab since enrol() must not leave it on. And
+    # two tabs adding at once each passed the check above: the older app stays.
     with users_turn(user):
-        if not state().authenticators.of_user(key, totp.TYPE):
-            return False
+        apps = [row.id for row in store.of_user(key, totp.TYPE)]
+        if new_id not in apps:
+            return Adding.REMOVED_MEANWHILE
+        if apps[0] != new_id:
+            store.remove(key, new_id)
+            return Adding.ALREADY
         if not state().adapter.two_factor_enabled(user):
             state().adapter.set_two_factor(user, True)
     _tell_owner(user, added=True)
     emit(signals.authenticator_added, user=user, type=totp.TYPE)
-    return True
+    return Adding.ADDED
 
 
 def remove_app(user: Any) -> Removal:
@@ -99,18 +120,38 @@ def _tell_owner(user: Any, *, added: bool) -> None:
     tell_owner(user, "authenticator_changed", added=added, label=gettext("an authenticator app"))
 
 
-def _enrol(user: Any, form: AppCodeForm) -> bool:
-    """The setup form: the app is added if its code is right; else a field error."""
+def _enrol(user: Any, form: AppCodeForm) -> Adding | None:
+    """The setup form: the app is added if its code is right; else a field error
+    that says why (None: no valid form was sent)."""
     secret = _pending_secret(state().adapter.key_of(user))
     if not form.validate_on_submit():
-        return False
-    if not add_app(user, secret, form.code.data or ""):
+        return None
+    adding = add_app(user, secret, form.code.data or "")
+    if adding is Adding.ADDED:
+        session.pop(ENROLLING, None)
+    elif adding is Adding.WRONG_CODE:
         form.code.errors = [
             gettext("That code is not right. Check the app shows this site, then try the new code.")
         ]
-        return False
-    session.pop(ENROLLING, None)
-    return True
+    elif adding is Adding.REMOVED_MEANWHILE:
+        form.code.errors = [
+            gettext(
+                "The app was removed, perhaps in another tab, while it was being set up. "
+                "To add it again, type the new code it shows."
+            )
+        ]
+    return adding
+
+
+def _already_set_up() -> Any:
+    """An app was set up meanwhile (another tab): this page has nothing left to do."""
+    flash(
+        gettext(
+            "An authenticator app was set up for your account meanwhile, perhaps in another tab."
+        ),
+        "info",
+    )
+    return redirect(url_for(".account_totp"))
 
 
 def _setup_page(user: Any, form: AppCodeForm, action: str, **page: Any) -> Any:
@@ -136,7 +177,10 @@ def account_totp() -> Any:
             "account_totp.html", app=app, remove_form=ActionForm(), required=_needed(user)
         )
     form = AppCodeForm()
-    if _enrol(user, form):
+    adding = _enrol(user, form)
+    if adding is Adding.ALREADY:
+        return _already_set_up()
+    if adding is Adding.ADDED:
         flash(gettext("Your authenticator app is set up. Two-step sign-in is on."), "success")
         if remaining(state().authenticators, state().adapter.key_of(user)) == 0:
             return show_new_codes(user, first=True)
@@ -181,12 +225,20 @@ def two_factor_setup() -> Any:
     if not two_step_required(user) or state().registry.has_second_factor(user):
         # Set up elsewhere meanwhile (or no longer required): this step is stale, and
         # a second app added here would let the first factor alone pass for two.
-        clear_step()
-        flash(gettext("Please sign in again."), "info")
-        return redirect(url_for(".login"))
+        return _stale_step()
     form = AppCodeForm()
-    if _enrol(user, form):
+    adding = _enrol(user, form)
+    if adding is Adding.ALREADY:  # set up in another tab since the check above
+        return _stale_step()
+    if adding is Adding.ADDED:
         clear_step()
         complete(user, [step.first, totp.TYPE], step.next, known_device=False)
         return show_new_codes(user, first=True)
     return _setup_page(user, form, url_for(".two_factor_setup"), setup=True)
+
+
+def _stale_step() -> Any:
+    """The required setup is no longer this sign-in's to do: start it again."""
+    clear_step()
+    flash(gettext("Please sign in again."), "info")
+    return redirect(url_for(".login"))
