@@ -34,11 +34,15 @@ class UserAdapter:
         return sa.select(self.model).where(self.model.auth_id == sa.bindparam("auth_id"))
 
     @cached_property
-    def _session_checked(self) -> list[sa.Column[Any]]:
-        """What a signed-in request checks of its session row: all but the address and
-        browser kept for the sessions page (each column costs its decoding, every request)."""
+    def _session_checked(self) -> list[Any]:
+        """What a signed-in request checks of its session row. Each column costs its
+        decoding on every request, so not the id (the cookie has it), nor the address
+        and browser kept for the sessions page; and the auth record comes as its JSON
+        text (``auth_text``), parsed only by the pages that ask for it."""
         sessions = models_for(self.db).Session.__table__
-        return [column for column in sessions.c if column.name not in ("ip", "user_agent")]
+        unread = ("id", "ip", "user_agent", "auth")
+        kept = [column for column in sessions.c if column.name not in unread]
+        return [*kept, sa.cast(sessions.c.auth, sa.Text).label("auth_text")]
 
     @cached_property
     def _with_session(self) -> sa.Select[Any]:

@@ -11,6 +11,7 @@ once per PASSWORDLESS_SESSION_TOUCH_EVERY, so most requests write nothing.
 from __future__ import annotations
 
 import hmac
+import json
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -49,9 +50,21 @@ class Current:
 
     id: int
     user_key: str
-    auth: Any
+    #: The auth record, or the JSON text it was read as: parsed when first asked
+    #: for, since most signed-in pages never ask.
+    raw_auth: Any
     created_at: datetime
     last_seen_at: datetime
+
+    @property
+    def auth(self) -> Any:
+        if isinstance(self.raw_auth, str):
+            self.raw_auth = json.loads(self.raw_auth)
+        return self.raw_auth
+
+    @auth.setter
+    def auth(self, record: Any) -> None:
+        self.raw_auth = record
 
 
 def _is_id(value: Any) -> bool:
@@ -100,22 +113,23 @@ def load_user(auth_id: str) -> Any | None:
     ref = _cookie_ref()
     if ref is None or not auth_id:
         return None
-    found = state().adapter.load_user_and_session(auth_id, ref[0])
+    session_id, secret = ref
+    found = state().adapter.load_user_and_session(auth_id, session_id)
     user, row = found if found is not None else (None, None)
-    if row is None or not _belongs(user, row, ref[1]):
+    if row is None or not _belongs(user, row, secret):
         session.pop(COOKIE_KEY, None)
         return None
     now = clock.now()
     ended = _ended(row, now)
     if ended is not None:
         session.pop(COOKIE_KEY, None)
-        if ended != REVOKED and state().sessions.end_apart(row.id, row.user_key, now):
-            emit(session_ended, user=user, session_id=row.id, reason=ended)
+        if ended != REVOKED and state().sessions.end_apart(session_id, row.user_key, now):
+            emit(session_ended, user=user, session_id=session_id, reason=ended)
         flash(str(MESSAGES[ended]), "info")  # a lazy string cannot go into the session
         return None
     if (now - row.last_seen_at).total_seconds() >= setting("SESSION_TOUCH_EVERY"):
-        state().sessions.touch(row.id, now, request_info.client_address())
-    setattr(g, _CURRENT, Current(row.id, row.user_key, row.auth, row.created_at, now))
+        state().sessions.touch(session_id, now, request_info.client_address())
+    setattr(g, _CURRENT, Current(session_id, row.user_key, row.auth_text, row.created_at, now))
     return user
 
 
