@@ -630,6 +630,12 @@ class Bench:
             f"bench: gunicorn protected page, bare vs ours, connections {levels}, "
             f"{s.server_reps} x {s.server_seconds:g}s per app and level"
         )
+        if shutil.which("wrk") is None:
+            log(
+                "bench: wrk is not installed (Debian: apt-get install wrk): the load comes "
+                "from threads of this process, which take the workers' cores and the GIL, "
+                "and the ratios are noisier"
+            )
         folder = self.run_dir / "server"
         user_id = data.pool_ids(s.small, data.POOL)[-1]
         servers: dict[str, server.Gunicorn] = {}
