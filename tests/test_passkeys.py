@@ -255,6 +255,21 @@ def test_asking_for_options_leaves_the_session_cookie_alone(app, client, soft):
         assert [c for c in cookies if c.startswith(passkey.CHALLENGES + "=")], page
 
 
+def test_a_secure_app_keeps_challenges_in_a_host_prefixed_secure_cookie(make_app, soft):
+    app = make_app(SESSION_COOKIE_SECURE=True)
+    client = app.test_client()
+    client.environ_base["wsgi.url_scheme"] = "https"  # the session cookie is Secure
+    browser = with_passkey(app, client, soft)
+    browser.environ_base["wsgi.url_scheme"] = "https"
+    token = csrf_token(browser)
+    answered = browser.post("/auth/login/passkey/options", data={"csrf_token": token})
+    header = next(h for h in answered.headers.getlist("Set-Cookie") if passkey.CHALLENGES in h)
+    assert header.startswith(f"__Host-{passkey.CHALLENGES}=") and "Secure" in header
+    assert "Path=/;" in header and "Domain" not in header
+    data = {"csrf_token": token, "credential": soft.get(answered.get_json())}
+    assert browser.post("/auth/login/passkey", data=data).status_code == 302
+
+
 def test_a_challenge_cookie_signed_with_another_key_is_refused(app, client, soft):
     browser = with_passkey(app, client, soft)
     options, token = login_options(browser)

@@ -168,11 +168,21 @@ def _signer() -> URLSafeSerializer:
     return URLSafeSerializer(keys, salt="flask-passwordless passkey challenges")
 
 
+def _cookie() -> tuple[str, str, bool]:
+    """The challenge cookie's name, path and Secure flag, as the session cookie's.
+    ``__Host-`` when Secure at ``/`` (the prefix needs both): the browser then takes
+    it from no subdomain and over no plain HTTP."""
+    config = current_app.config
+    path = config.get("SESSION_COOKIE_PATH") or config.get("APPLICATION_ROOT") or "/"
+    secure = bool(config.get("SESSION_COOKIE_SECURE"))
+    return ("__Host-" if secure and path == "/" else "") + CHALLENGES, path, secure
+
+
 def _kept_challenges() -> dict[str, int]:
     """This browser's challenge id for each journey (read once per request)."""
     if "_passwordless_challenges" not in g:
         try:
-            raw = _signer().loads(request.cookies.get(CHALLENGES, ""))
+            raw = _signer().loads(request.cookies.get(_cookie()[0], ""))
         except BadSignature:
             raw = None
         kept = raw if isinstance(raw, dict) else {}
@@ -193,15 +203,15 @@ def _keep_challenges(kept: dict[str, int]) -> None:
 
         @after_this_request
         def set_cookie(response: Any) -> Any:
-            config, now_kept = current_app.config, g._passwordless_challenges
+            now_kept, (name, path, secure) = g._passwordless_challenges, _cookie()
             response.set_cookie(
-                CHALLENGES,
+                name,
                 _signer().dumps(now_kept) if now_kept else "",
                 max_age=_timeout() if now_kept else 0,
-                path=config.get("SESSION_COOKIE_PATH") or config.get("APPLICATION_ROOT") or "/",
-                secure=bool(config.get("SESSION_COOKIE_SECURE")),
+                path=path,
+                secure=secure,
                 httponly=True,
-                samesite=config.get("SESSION_COOKIE_SAMESITE") or "Lax",
+                samesite=current_app.config.get("SESSION_COOKIE_SAMESITE") or "Lax",
             )
             return response
 
