@@ -20,9 +20,10 @@ USER_AGENT_LENGTH = 512
 #: Longest client address kept: an IPv6 address with a zone fits.
 ADDRESS_LENGTH = 64
 
-# Control (Cc), format (Cf: bidi overrides, zero-width) and surrogate (Cs: not
-# encodable as UTF-8) characters are dropped; whitespace among them becomes a space.
-_DROPPED = {"Cc", "Cf", "Cs"}
+# Control (Cc), format (Cf: bidi overrides, zero-width), surrogate (Cs: not
+# encodable as UTF-8), private-use (Co) and unassigned (Cn) characters are dropped,
+# as nothing shows them; whitespace among them becomes a space.
+_DROPPED = {"Cc", "Cf", "Cs", "Co", "Cn"}
 
 
 def clean(value: str | None, limit: int) -> str:

@@ -18,6 +18,7 @@ from flask_passwordless.request_info import ADDRESS_LENGTH, USER_AGENT_LENGTH, c
         ("caf\xe9", "caf\ufffd"),  # a latin-1 byte that is not UTF-8
         ("\u202egpj.exe", "gpj.exe"),  # a direction override (already text)
         ("\ud800x", "x"),  # a lone surrogate: not encodable as UTF-8
+        ("\u0530a\ue000b", "ab"),  # unassigned, private use: no glyph to show (the fuzzer's)
         ("   ", ""),
         (None, ""),
     ],
