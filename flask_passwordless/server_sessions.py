@@ -55,16 +55,20 @@ class Current:
     raw_auth: Any
     created_at: datetime
     last_seen_at: datetime
+    #: Parsed once: a record that is itself a JSON string must not be parsed again.
+    parsed: bool = False
 
     @property
     def auth(self) -> Any:
-        if isinstance(self.raw_auth, str):
-            self.raw_auth = json.loads(self.raw_auth)
+        if not self.parsed:
+            if isinstance(self.raw_auth, str):
+                self.raw_auth = json.loads(self.raw_auth)
+            self.parsed = True
         return self.raw_auth
 
     @auth.setter
     def auth(self, record: Any) -> None:
-        self.raw_auth = record
+        self.raw_auth, self.parsed = record, True
 
 
 def _is_id(value: Any) -> bool:
@@ -100,7 +104,7 @@ def start(user: Any, record: Any) -> Current:
         revoked_at=None,
     )
     session[COOKIE_KEY] = [new_id, secret]
-    row = Current(new_id, user_key, record, now, now)
+    row = Current(new_id, user_key, record, now, now, parsed=True)
     setattr(g, _CURRENT, row)
     emit(session_started, user=user, session_id=new_id)
     return row
