@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hmac
 import json
+import logging
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -26,6 +27,8 @@ from .i18n import lazy_gettext
 from .signals import emit, session_ended, session_started
 from .state import state
 from .tokens import candidate_hashes, hash_secret
+
+log = logging.getLogger(__name__)
 
 #: The Flask session key holding ``[row id, secret]``.
 COOKIE_KEY = "_passwordless_session"
@@ -62,7 +65,11 @@ class Current:
     def auth(self) -> Any:
         if not self.parsed:
             if isinstance(self.raw_auth, str):
-                self.raw_auth = json.loads(self.raw_auth)
+                try:
+                    self.raw_auth = json.loads(self.raw_auth)
+                except ValueError:  # SQLite keeps any text: no record, confirm again
+                    log.warning("flask-passwordless: session %s: auth is not JSON", self.id)
+                    self.raw_auth = None
             self.parsed = True
         return self.raw_auth
 
