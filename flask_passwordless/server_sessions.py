@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hmac
 import json
+import logging
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -26,6 +27,8 @@ from .i18n import lazy_gettext
 from .signals import emit, session_ended, session_started
 from .state import state
 from .tokens import candidate_hashes, hash_secret
+
+log = logging.getLogger(__name__)
 
 #: The Flask session key holding ``[row id, secret]``.
 COOKIE_KEY = "_passwordless_session"
@@ -55,16 +58,24 @@ class Current:
     raw_auth: Any
     created_at: datetime
     last_seen_at: datetime
+    #: Parsed once: a record that is itself a JSON string must not be parsed again.
+    parsed: bool = False
 
     @property
     def auth(self) -> Any:
-        if isinstance(self.raw_auth, str):
-            self.raw_auth = json.loads(self.raw_auth)
+        if not self.parsed:
+            if isinstance(self.raw_auth, str):
+                try:
+                    self.raw_auth = json.loads(self.raw_auth)
+                except ValueError:  # SQLite keeps any text: no record, confirm again
+                    log.warning("flask-passwordless: session %s: auth is not JSON", self.id)
+                    self.raw_auth = None
+            self.parsed = True
         return self.raw_auth
 
     @auth.setter
     def auth(self, record: Any) -> None:
-        self.raw_auth = record
+        self.raw_auth, self.parsed = record, True
 
 
 def _is_id(value: Any) -> bool:
@@ -100,7 +111,7 @@ def start(user: Any, record: Any) -> Current:
         revoked_at=None,
     )
     session[COOKIE_KEY] = [new_id, secret]
-    row = Current(new_id, user_key, record, now, now)
+    row = Current(new_id, user_key, record, now, now, parsed=True)
     setattr(g, _CURRENT, row)
     emit(session_started, user=user, session_id=new_id)
     return row

@@ -47,11 +47,16 @@ def apart_count(db: Any, statement: Any, **params: Any) -> int:
 @contextmanager
 def together(db: Any) -> Iterator[None]:
     """The block's ``apart`` writes share one transaction, committed when it ends
-    (rolled back if it raises). Only around code that writes nothing through the
-    host's session: on SQLite such a write would wait for this block's lock."""
+    (rolled back if it raises: writes waiting from before it, ``later``, are
+    committed first, so they never go down with it). Only around code that writes
+    nothing through the host's session: on SQLite such a write would wait for this
+    block's lock."""
     if g.get(_SHARED) is not None:
         yield  # already inside one: its transaction holds these writes too
         return
+    if any(entry[0] is db for entry in g.get(_LATER, ())):
+        with db.engine.begin() as connection:  # kept, whatever the block does
+            _run_waiting(db, connection)
     with db.engine.begin() as connection:
         setattr(g, _SHARED, (db, connection))
         try:

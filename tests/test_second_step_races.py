@@ -10,7 +10,7 @@ import pytest
 from factors import PHONE, make_user, password_login
 
 from conftest import code_in, csrf_token, race, submit_code
-from flask_passwordless.authenticators import totp
+from flask_passwordless.authenticators import recovery, totp
 from flask_passwordless.clock import utcnow
 
 RACERS = 20
@@ -107,6 +107,75 @@ def test_an_app_code_that_signed_in_is_refused_at_the_next_sign_in(app):
             "csrf_token": csrf_token(client, "/auth/two-factor"),
         }
         assert client.post("/auth/two-factor", data=data).status_code == expected
+
+
+def give_codes(app, user) -> list[str]:
+    """A set of recovery codes for ``user``."""
+    with app.app_context():
+        key = app.extensions["passwordless"].adapter.key_of(user)
+        return recovery.replace(app.extensions["passwordless"].authenticators, key, utcnow())
+
+
+def test_one_recovery_code_sent_by_many_browsers_at_once_signs_in_exactly_one(app):
+    """As for an app's code: the hold and the code's use commit together, and only
+    the first browser let through finds the code unused."""
+    user = make_user(app, two_factor=True)
+    code = give_codes(app, user)[0]
+    client = app.test_client()
+    password_login(client)
+    token = csrf_token(client, "/auth/two-factor")
+    browsers = browsers_sharing(app, client)
+    data = {"code": code, "method": "recovery", "csrf_token": token}
+    statuses = race(
+        [
+            lambda browser=browser: browser.post("/auth/two-factor", data=data).status_code
+            for browser in browsers
+        ]
+    )
+    assert statuses.count(302) == 1, statuses
+    assert [b.get("/private").status_code for b in browsers].count(200) == 1
+
+
+def test_parallel_recovery_code_guesses_at_the_second_step_are_counted_one_by_one(app):
+    give_codes(app, make_user(app, two_factor=True))
+    client = app.test_client()
+    password_login(client)
+    token = csrf_token(client, "/auth/two-factor")
+    jobs = [
+        lambda browser=browser, n=n: (
+            browser.post(
+                "/auth/two-factor",
+                data={"code": f"AAAA-BBBB-CCCC-{n:04d}", "method": "recovery", "csrf_token": token},
+            ).status_code
+        )
+        for n, browser in enumerate(browsers_sharing(app, client))
+    ]
+    statuses = race(jobs)
+    assert guessed(statuses) == 1, statuses
+    assert statuses.count(429) == RACERS - 1
+
+
+def test_parallel_app_code_guesses_at_confirm_are_counted_one_by_one(app):
+    """Confirm-it-is-you checks an app's code as the second step does (one transaction
+    for the hold and the time step): parallel guesses are still compared one by one."""
+    user = make_user(app, phone=PHONE, two_factor=True)
+    give_app(app, user)
+    client = app.test_client()
+    client.post("/auth/login/sms", data={"phone": PHONE, "csrf_token": csrf_token(client)})
+    outbox = app.extensions["passwordless"].outbox
+    submit_code(client, code_in([m for m in outbox if m.channel == "sms"][-1]))
+    page = "/auth/confirm?next=/auth/account/two-factor"
+    token = csrf_token(client, page)
+    jobs = [
+        lambda browser=browser, n=n: (
+            browser.post(
+                page, data={"code": f"{n:06d}", "method": "totp", "csrf_token": token}
+            ).status_code
+        )
+        for n, browser in enumerate(browsers_sharing(app, client))
+    ]
+    statuses = race(jobs)
+    assert guessed(statuses) == 1, statuses
 
 
 def test_parallel_password_guesses_at_confirm_are_counted_one_by_one(app):

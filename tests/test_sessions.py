@@ -120,6 +120,39 @@ def test_a_malformed_session_reference_signs_nobody_in(app, client, user, junk):
     assert signed_in_as(client) == "nobody"
 
 
+@pytest.mark.parametrize("stored", [None, "odd", ["email"], 3])
+def test_an_odd_auth_record_on_the_row_asks_to_confirm_and_never_fails(app, client, user, stored):
+    """The loader hands the record on as JSON text, parsed when a page asks (the
+    confirm page asks twice): whatever JSON the row holds, that page works."""
+    email_sign_in(app, client)
+    table = app.extensions["passwordless"].sessions.table
+    with app.app_context():
+        row_id = session_row(app, client).id
+        db.session.execute(sa.update(table).where(table.c.id == row_id).values(auth=stored))
+        db.session.commit()
+    for _ in range(2):
+        assert client.get("/auth/confirm").status_code == 302
+        assert client.get("/auth/account/sessions").status_code == 200
+    assert signed_in_as(client) == "alice@example.com"
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_an_auth_record_that_is_not_json_asks_to_confirm_and_never_fails(app, client, user):
+    """SQLite keeps any text in the JSON column (written by hand, say): the loader
+    hands it on unparsed, and the pages that ask for the record take it as none."""
+    email_sign_in(app, client)
+    with app.app_context():
+        row_id = session_row(app, client).id
+        db.session.execute(
+            sa.text("UPDATE passwordless_session SET auth = 'not json' WHERE id = :id"),
+            {"id": row_id},
+        )
+        db.session.commit()
+    for _ in range(2):
+        assert client.get("/auth/confirm").status_code == 302
+    assert signed_in_as(client) == "alice@example.com"
+
+
 def test_a_remember_me_cookie_alone_signs_nobody_in(app, user):
     """The extension never sets Flask-Login's remember cookie; a valid one (say a
     host's, or an old one) brings a user id but no session row: nobody."""

@@ -70,3 +70,17 @@ def test_together_keeps_none_of_its_writes_when_the_block_raises(app):
             writes.apart_count(db, table.insert(), **row(table, "a"))
             raise RuntimeError("the check broke")
         assert names(db, table) == set()
+
+
+def test_a_later_write_waiting_when_a_together_block_raises_is_still_committed(app):
+    """A forgiven count waiting from an earlier check (a host checking codes in one
+    app context) must not go down with a later check's rolled-back block."""
+    with app.app_context():
+        db, table, _commits = parts(app)
+        writes.apart_count(db, table.insert(), **row(table, "a"))
+        writes.later(db, table.delete().where(table.c.identifier == "a"))
+        with pytest.raises(RuntimeError), writes.together(db):
+            writes.apart_count(db, table.insert(), **row(table, "b"))
+            raise RuntimeError("locked out")
+    with app.app_context():
+        assert names(db, table) == set()
