@@ -78,7 +78,8 @@ class UserAdapter:
         signed-in request still costs one statement. Returns ``(user, row)``.
 
         A subclass with its own ``load_user`` keeps it: the row is then read apart
-        (two statements), unless the subclass overrides this method too.
+        (two statements), unless the subclass overrides this method too. An override
+        may return the session model's object as the row.
         """
         if not auth_id:
             return None

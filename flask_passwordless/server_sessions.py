@@ -140,7 +140,9 @@ def load_user(auth_id: str) -> Any | None:
         return None
     if (now - row.last_seen_at).total_seconds() >= setting("SESSION_TOUCH_EVERY"):
         state().sessions.touch(session_id, now, request_info.client_address())
-    setattr(g, _CURRENT, Current(session_id, row.user_key, row.auth_text, row.created_at, now))
+    # A host's own ``load_user_and_session`` may hand back the row itself (``auth``).
+    raw_auth = row.auth_text if hasattr(row, "auth_text") else row.auth
+    setattr(g, _CURRENT, Current(session_id, row.user_key, raw_auth, row.created_at, now))
     return user
 
 

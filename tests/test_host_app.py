@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from factors import make_user
 from flask import Flask, render_template_string
 from flask_limiter import Limiter
 from flask_login import LoginManager
@@ -326,3 +327,25 @@ def test_stock_emails_have_both_parts(make_app):
     request_login(app.test_client(), "new@example.com")
     (message,) = app.extensions["passwordless"].outbox
     assert message.html and "Finish signing up" in message.subject
+
+
+def test_an_adapter_that_reads_the_session_row_itself_still_signs_in(make_app):
+    """``load_user_and_session`` overridden to return the session model's object (its
+    ``auth`` a record, not the JSON text the built-in statement reads)."""
+
+    class OwnRead(UserAdapter):
+        def load_user_and_session(self, auth_id, session_id):
+            user = self.load_user(auth_id)
+            row = db.session.get(self.db_models.Session, session_id)
+            return (user, row) if user is not None and row is not None else None
+
+    app = make_app()
+    adapter = OwnRead(db, User)
+    adapter.db_models = app.extensions["passwordless"].models
+    app.extensions["passwordless"].adapter = adapter
+    make_user(app)
+    client = app.test_client()
+    request_login(client, "alice@example.com")
+    submit_code(client, code_in(app.extensions["passwordless"].outbox[-1]))
+    assert client.get("/private").status_code == 200
+    assert client.get("/auth/account/sessions").status_code == 200
