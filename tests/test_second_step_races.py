@@ -56,45 +56,6 @@ def guessed(statuses) -> int:
     return statuses.count(200)
 
 
-def test_parallel_app_code_guesses_at_the_second_step_are_counted_one_by_one(app):
-    user = make_user(app, two_factor=True)
-    give_app(app, user)
-    client = app.test_client()
-    password_login(client)
-    token = csrf_token(client, "/auth/two-factor")
-    jobs = [
-        lambda browser=browser, n=n: (
-            browser.post(
-                "/auth/two-factor", data={"code": f"{n:06d}", "method": "totp", "csrf_token": token}
-            ).status_code
-        )
-        for n, browser in enumerate(browsers_sharing(app, client))
-    ]
-    statuses = race(jobs)
-    assert guessed(statuses) == 1, statuses
-    assert statuses.count(429) == RACERS - 1
-
-
-def test_one_app_code_sent_by_many_browsers_at_once_signs_in_exactly_one(app):
-    """The hold and the code's time step are written in one transaction: each
-    browser is let through one at a time, and only the first finds the step unused."""
-    user = make_user(app, two_factor=True)
-    code = code_now(give_app(app, user))
-    client = app.test_client()
-    password_login(client)
-    token = csrf_token(client, "/auth/two-factor")
-    browsers = browsers_sharing(app, client)
-    data = {"code": code, "method": "totp", "csrf_token": token}
-    statuses = race(
-        [
-            lambda browser=browser: browser.post("/auth/two-factor", data=data).status_code
-            for browser in browsers
-        ]
-    )
-    assert statuses.count(302) == 1, statuses
-    assert [b.get("/private").status_code for b in browsers].count(200) == 1
-
-
 def test_an_app_code_that_signed_in_is_refused_at_the_next_sign_in(app):
     user = make_user(app, two_factor=True)
     code = code_now(give_app(app, user))
@@ -116,16 +77,18 @@ def give_codes(app, user) -> list[str]:
         return recovery.replace(app.extensions["passwordless"].authenticators, key, utcnow())
 
 
-def test_one_recovery_code_sent_by_many_browsers_at_once_signs_in_exactly_one(app):
-    """As for an app's code: the hold and the code's use commit together, and only
-    the first browser let through finds the code unused."""
+@pytest.mark.parametrize("method", ["totp", "recovery"])
+def test_one_code_sent_by_many_browsers_at_once_signs_in_exactly_one(app, method):
+    """The hold and the code's use (the app's time step, the recovery code) commit in
+    one transaction: browsers are let through one at a time, and only the first
+    finds the code unused."""
     user = make_user(app, two_factor=True)
-    code = give_codes(app, user)[0]
+    code = code_now(give_app(app, user)) if method == "totp" else give_codes(app, user)[0]
     client = app.test_client()
     password_login(client)
     token = csrf_token(client, "/auth/two-factor")
     browsers = browsers_sharing(app, client)
-    data = {"code": code, "method": "recovery", "csrf_token": token}
+    data = {"code": code, "method": method, "csrf_token": token}
     statuses = race(
         [
             lambda browser=browser: browser.post("/auth/two-factor", data=data).status_code
@@ -136,16 +99,23 @@ def test_one_recovery_code_sent_by_many_browsers_at_once_signs_in_exactly_one(ap
     assert [b.get("/private").status_code for b in browsers].count(200) == 1
 
 
-def test_parallel_recovery_code_guesses_at_the_second_step_are_counted_one_by_one(app):
-    give_codes(app, make_user(app, two_factor=True))
+SECOND_STEP_GUESSES = {
+    "totp": (give_app, lambda n: f"{n:06d}"),
+    "recovery": (give_codes, lambda n: f"AAAA-BBBB-CCCC-{n:04d}"),
+}
+
+
+@pytest.mark.parametrize("method", sorted(SECOND_STEP_GUESSES))
+def test_parallel_guesses_at_the_second_step_are_counted_one_by_one(app, method):
+    give, guess = SECOND_STEP_GUESSES[method]
+    give(app, make_user(app, two_factor=True))
     client = app.test_client()
     password_login(client)
     token = csrf_token(client, "/auth/two-factor")
     jobs = [
         lambda browser=browser, n=n: (
             browser.post(
-                "/auth/two-factor",
-                data={"code": f"AAAA-BBBB-CCCC-{n:04d}", "method": "recovery", "csrf_token": token},
+                "/auth/two-factor", data={"code": guess(n), "method": method, "csrf_token": token}
             ).status_code
         )
         for n, browser in enumerate(browsers_sharing(app, client))
@@ -155,41 +125,31 @@ def test_parallel_recovery_code_guesses_at_the_second_step_are_counted_one_by_on
     assert statuses.count(429) == RACERS - 1
 
 
-def test_parallel_app_code_guesses_at_confirm_are_counted_one_by_one(app):
-    """Confirm-it-is-you checks an app's code as the second step does (one transaction
-    for the hold and the time step): parallel guesses are still compared one by one."""
+GUESSES_AT_CONFIRM = {
+    "totp": ("code", lambda n: f"{n:06d}"),
+    "password": ("password", lambda n: f"guess {n}"),
+}
+
+
+@pytest.mark.parametrize("method", sorted(GUESSES_AT_CONFIRM))
+def test_parallel_guesses_at_confirm_are_counted_one_by_one(app, method):
+    """Confirm-it-is-you checks as the second step does (for an app's code, one
+    transaction for the hold and the time step): parallel guesses are still
+    compared one by one."""
     user = make_user(app, phone=PHONE, two_factor=True)
-    give_app(app, user)
+    if method == "totp":
+        give_app(app, user)
     client = app.test_client()
     client.post("/auth/login/sms", data={"phone": PHONE, "csrf_token": csrf_token(client)})
     outbox = app.extensions["passwordless"].outbox
     submit_code(client, code_in([m for m in outbox if m.channel == "sms"][-1]))
     page = "/auth/confirm?next=/auth/account/two-factor"
     token = csrf_token(client, page)
+    field, guess = GUESSES_AT_CONFIRM[method]
     jobs = [
         lambda browser=browser, n=n: (
             browser.post(
-                page, data={"code": f"{n:06d}", "method": "totp", "csrf_token": token}
-            ).status_code
-        )
-        for n, browser in enumerate(browsers_sharing(app, client))
-    ]
-    statuses = race(jobs)
-    assert guessed(statuses) == 1, statuses
-
-
-def test_parallel_password_guesses_at_confirm_are_counted_one_by_one(app):
-    make_user(app, phone=PHONE, two_factor=True)
-    client = app.test_client()
-    client.post("/auth/login/sms", data={"phone": PHONE, "csrf_token": csrf_token(client)})
-    outbox = app.extensions["passwordless"].outbox
-    submit_code(client, code_in([m for m in outbox if m.channel == "sms"][-1]))
-    page = "/auth/confirm?next=/auth/account/two-factor"
-    token = csrf_token(client, page)
-    jobs = [
-        lambda browser=browser, n=n: (
-            browser.post(
-                page, data={"password": f"guess {n}", "method": "password", "csrf_token": token}
+                page, data={field: guess(n), "method": method, "csrf_token": token}
             ).status_code
         )
         for n, browser in enumerate(browsers_sharing(app, client))
