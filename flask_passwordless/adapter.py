@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 
 from .models import models_for, new_auth_id
+from .session_store import auth_text
 
 if TYPE_CHECKING:
     from flask_sqlalchemy import SQLAlchemy
@@ -42,7 +43,7 @@ class UserAdapter:
         sessions = models_for(self.db).Session.__table__
         unread = ("id", "ip", "user_agent", "auth")
         kept = [column for column in sessions.c if column.name not in unread]
-        return [*kept, sa.cast(sessions.c.auth, sa.Text).label("auth_text")]
+        return [*kept, auth_text(sessions)]
 
     @cached_property
     def _with_session(self) -> sa.Select[Any]:

@@ -65,17 +65,25 @@ class Current:
     def auth(self) -> Any:
         if not self.parsed:
             if isinstance(self.raw_auth, str):
-                try:
-                    self.raw_auth = json.loads(self.raw_auth)
-                except ValueError:  # SQLite keeps any text: no record, confirm again
-                    log.warning("flask-passwordless: session %s: auth is not JSON", self.id)
-                    self.raw_auth = None
+                self.raw_auth = auth_from_text(self.raw_auth, self.id)
             self.parsed = True
         return self.raw_auth
 
     @auth.setter
     def auth(self, record: Any) -> None:
         self.raw_auth, self.parsed = record, True
+
+
+def auth_from_text(text: str | None, session_id: int) -> Any:
+    """A row's auth record from its JSON text; None when it is not JSON (SQLite keeps
+    any text): no record, so a page that needs one asks to confirm again."""
+    if text is None:
+        return None
+    try:
+        return json.loads(text)
+    except ValueError:
+        log.warning("flask-passwordless: session %s: auth is not JSON", session_id)
+        return None
 
 
 def _is_id(value: Any) -> bool:

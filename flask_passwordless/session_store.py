@@ -17,6 +17,13 @@ from .batches import delete_in_batches
 from .writes import apart
 
 
+def auth_text(t: sa.Table) -> Any:
+    """The auth record as its JSON text (``auth_text``), parsed only where a page asks
+    (``server_sessions.auth_from_text``): SQLite keeps any text in the column, and a
+    row that is not JSON must not fail the page that reads it."""
+    return sa.cast(t.c.auth, sa.Text).label("auth_text")
+
+
 class Sessions:
     """The session rows of one app: added, touched, revoked, listed, cleaned up."""
 
@@ -45,8 +52,11 @@ class Sessions:
             t.c.expires_at > sa.bindparam("now"),
             t.c.last_seen_at > sa.bindparam("idle_since"),
         )
+        listed = [*(c for c in t.c if c.name != "auth"), auth_text(t)]
         self._live_of = (
-            sa.select(t).where(owner, live, *alive).order_by(t.c.last_seen_at.desc(), t.c.id.desc())
+            sa.select(*listed)
+            .where(owner, live, *alive)
+            .order_by(t.c.last_seen_at.desc(), t.c.id.desc())
         )
         self.table = t
         self._dead = sa.or_(

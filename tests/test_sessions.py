@@ -150,6 +150,7 @@ def test_an_auth_record_that_is_not_json_asks_to_confirm_and_never_fails(app, cl
         db.session.commit()
     for _ in range(2):
         assert client.get("/auth/confirm").status_code == 302
+        assert client.get("/auth/account/sessions").status_code == 200
     assert signed_in_as(client) == "alice@example.com"
 
 

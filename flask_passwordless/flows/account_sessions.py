@@ -45,7 +45,8 @@ def register(bp: Blueprint, limits: Limits) -> None:
 
 def describe(row: Any, this_id: int | None) -> dict[str, Any]:
     """What the page shows of one session row."""
-    methods = (row.auth or {}).get("methods") if isinstance(row.auth, dict) else None
+    record = server_sessions.auth_from_text(row.auth_text, row.id)
+    methods = record.get("methods") if isinstance(record, dict) else None
     return {
         "id": row.id,
         "name": describe_user_agent(row.user_agent or ""),
