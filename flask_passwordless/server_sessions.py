@@ -56,8 +56,6 @@ class Current:
     #: The auth record, or the JSON text it was read as: parsed when first asked
     #: for, since most signed-in pages never ask.
     raw_auth: Any
-    created_at: datetime
-    last_seen_at: datetime
     #: Parsed once: a record that is itself a JSON string must not be parsed again.
     parsed: bool = False
 
@@ -119,7 +117,7 @@ def start(user: Any, record: Any) -> Current:
         revoked_at=None,
     )
     session[COOKIE_KEY] = [new_id, secret]
-    row = Current(new_id, user_key, record, now, now, parsed=True)
+    row = Current(new_id, user_key, record, parsed=True)
     setattr(g, _CURRENT, row)
     emit(session_started, user=user, session_id=new_id)
     return row
@@ -150,7 +148,7 @@ def load_user(auth_id: str) -> Any | None:
         state().sessions.touch(session_id, now, request_info.client_address())
     # A host's own ``load_user_and_session`` may hand back the row itself (``auth``).
     raw_auth = row.auth_text if hasattr(row, "auth_text") else row.auth
-    setattr(g, _CURRENT, Current(session_id, row.user_key, raw_auth, row.created_at, now))
+    setattr(g, _CURRENT, Current(session_id, row.user_key, raw_auth))
     return user
 
 
