@@ -72,7 +72,7 @@ def first_factor_passed(user: Any, method: str, next_url: str | None) -> Any:
     offers = state().registry.second_factors(user, besides=_proved_as(method))
     if not offers:
         raise SecondFactorUnavailable()
-    step = begin_step(user, method, SIGN_IN, next_url)
+    step = begin_step(user, method, SIGN_IN, next_url, [kind.name for kind in offers])
     show(user, step, offers[0].name)
     return redirect(url_for("passwordless.two_factor"))
 

@@ -7,6 +7,10 @@ shape, the age (PASSWORDLESS_TWO_FACTOR_WITHIN), and that the account's
 ``auth_id`` has not changed since (a reset or "sign out everywhere" ends a
 half-finished sign-in). The record holds a keyed fingerprint of the ``auth_id``,
 never the value itself: the cookie is signed, not encrypted.
+
+A sign-in's record also names the second factors its page offers, as the first
+step found them, so that showing the page (``peek_step``) reads no row; what the
+person then does there (type a code, ask for one) goes through ``load_step``.
 """
 
 from __future__ import annotations
@@ -42,6 +46,9 @@ class Step:
     id: int | None = None
     to: str | None = None
     identifier: str = ""
+    #: The second factors the page offers (type names, the one to show first first),
+    #: as found when a sign-in's step began; None for the other purposes.
+    offers: list[str] | None = None
 
 
 _TYPES = {f.name: f.type for f in fields(Step)}
@@ -55,7 +62,9 @@ def step_identifier(user: Any) -> str:
     return "2fa:" + state().adapter.key_of(user)
 
 
-def begin_step(user: Any, first: str, purpose: str, next_url: str | None) -> Step:
+def begin_step(
+    user: Any, first: str, purpose: str, next_url: str | None, offers: list[str] | None = None
+) -> Step:
     """A new step for ``user``, saved in the session (any earlier one is replaced)."""
     step = Step(
         key=state().adapter.key_of(user),
@@ -65,6 +74,7 @@ def begin_step(user: Any, first: str, purpose: str, next_url: str | None) -> Ste
         at=clock.timestamp(),
         next=next_url,
         identifier=step_identifier(user),
+        offers=offers,
     )
     save_step(step)
     return step
@@ -78,15 +88,23 @@ def clear_step() -> None:
     session.pop(PARTIAL, None)
 
 
-def load_step(*purposes: str) -> tuple[Any, Step] | None:
-    """The user and step of this browser, if it is one of ``purposes``, still
-    fresh, and the account was not signed out everywhere since."""
-    raw = session.get(PARTIAL)
-    step = _parse(raw)
+def peek_step(*purposes: str) -> Step | None:
+    """This browser's step, if it is one of ``purposes`` and still fresh, read from
+    the session alone: enough to show its page, never to act on it."""
+    step = _parse(session.get(PARTIAL))
     if step is None or step.purpose not in purposes:
         return None
     if clock.timestamp() - step.at > setting("TWO_FACTOR_WITHIN"):
         clear_step()
+        return None
+    return step
+
+
+def load_step(*purposes: str) -> tuple[Any, Step] | None:
+    """The user and step of this browser, if it is one of ``purposes``, still
+    fresh, and the account was not signed out everywhere since."""
+    step = peek_step(*purposes)
+    if step is None:
         return None
     user = state().adapter.get_by_key(step.key)
     if user is None or not hmac.compare_digest(step.auth, _auth_fingerprint(user)):
@@ -112,4 +130,8 @@ def _parse(raw: Any) -> Step | None:
     for optional in (step.next, step.channel, step.to):
         if optional is not None and not isinstance(optional, str):
             return None
+    if step.offers is not None and (
+        not isinstance(step.offers, list) or not all(isinstance(n, str) for n in step.offers)
+    ):
+        return None
     return step

@@ -78,7 +78,9 @@ def test_half_finished_sign_in_dies_with_a_password_reset(app, client, alice):
     ask_reset(app.test_client())
     set_password(app.test_client(), reset_token(app))
     texts = count(app, "sms")
-    # Neither a new code, nor the page, nor the old code carries on.
+    # The page is drawn from the record alone (it reads no row), so it still shows;
+    # but neither a new code, nor the page after that, nor the old code carries on.
+    assert client.get("/auth/two-factor").status_code == 200
     assert resend(client).headers["Location"] == "/auth/login"
     assert count(app, "sms") == texts
     assert client.get("/auth/two-factor").headers["Location"] == "/auth/login"
@@ -124,3 +126,26 @@ def test_only_sign_ins_that_did_not_prove_the_mailbox_get_a_new_device_email(app
     password_login(by_password)
     assert signed_in_as(by_password) == "alice@example.com"
     assert last(app, "email").template == "new_device"
+
+
+def test_the_old_code_typed_on_the_page_after_sign_out_everywhere_starts_over(app, alice):
+    laptop, stranger = app.test_client(), app.test_client()
+    password_login(laptop)
+    pass_second_factor(app, laptop)
+    password_login(stranger)
+    code = code_in(last(app, "sms"))
+    laptop.post("/auth/logout/everywhere", data={"csrf_token": csrf_token(laptop)})
+    page = stranger.get("/auth/two-factor")  # drawn from the record: still shown
+    assert page.status_code == 200
+    data = {"code": code, "csrf_token": csrf_token(stranger)}
+    assert stranger.post("/auth/two-factor", data=data).headers["Location"] == "/auth/login"
+    assert signed_in_as(stranger) == "nobody"
+
+
+@pytest.mark.parametrize("offers", ["sms", [1], {"sms": 1}, [None]])
+def test_a_record_with_malformed_offers_is_no_step(app, client, alice, offers):
+    password_login(client)
+    with client.session_transaction() as session:
+        session[PARTIAL] = {**session[PARTIAL], "offers": offers}
+    assert client.get("/auth/two-factor").headers["Location"] == "/auth/login"
+    assert signed_in_as(client) == "nobody"

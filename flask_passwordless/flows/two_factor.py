@@ -4,6 +4,11 @@ The page shows the method used last (its code box, or a button that sends its
 code), with "use another method" links below; "remember this device" skips the
 step next time on this browser. The checks themselves are ``verify_step``,
 which confirm-it-is-you (``flows/confirm``) shares.
+
+Showing the page reads no row when the record names its offers (``peek_step``):
+a sign-in's extra request costs no more than a page without a database. Every
+action on it (a code typed, a code asked for) reads the account again, so a
+reset or "sign out everywhere" since still ends the half-finished sign-in there.
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ from ..pages import render_page
 from ..signals import emit
 from ..signin import complete, show
 from ..state import state
-from ..steps import SIGN_IN, Step, clear_step, load_step, save_step
+from ..steps import SIGN_IN, Step, clear_step, load_step, peek_step, save_step
 from ..writes import together
 
 EXPIRED = _l("This code has expired or was used up. Send yourself a new one.")
@@ -122,7 +127,22 @@ def step_passed(user: Any, step: Step, kind: AuthenticatorType) -> None:
     kind.after_use(user)
 
 
-def render_step(user: Any, step: Step, kind: AuthenticatorType, form: StepForm, **page: Any) -> Any:
+def code_sent(step: Step, kind: AuthenticatorType) -> bool:
+    """A code of ``kind`` went out for this step and is waiting to be typed."""
+    return kind.sends_code and step.channel == kind.name and step.id is not None
+
+
+def shows_account(step: Step, kind: AuthenticatorType) -> bool:
+    """The page shows the account's address: beside a password (for password
+    managers), or as where a code is about to go."""
+    return kind.field == "password" or (kind.sends_code and not code_sent(step, kind))
+
+
+def render_step(
+    user: Any | None, step: Step, kind: AuthenticatorType, form: StepForm, **page: Any
+) -> Any:
+    """The step's page; ``user`` None when it is drawn from the record alone (then
+    ``shows_account`` is false: the page needs no address)."""
     offers = page.pop("offers")
     form.field_for(kind.field).label.text = kind.prompt
     return render_page(
@@ -131,15 +151,53 @@ def render_step(user: Any, step: Step, kind: AuthenticatorType, form: StepForm, 
         send_form=ActionForm(),
         kind=kind,
         others=[other for other in offers if other.name != kind.name],
-        code_sent=kind.sends_code and step.channel == kind.name and step.id is not None,
+        code_sent=code_sent(step, kind),
         sent_to=step.to if step.channel == kind.name else None,
-        email=state().adapter.email_of(user),
+        email=None if user is None else state().adapter.email_of(user),
         days=setting("REMEMBER_DEVICE_DAYS"),
         **page,
     )
 
 
+def _sign_in_page(
+    user: Any | None,
+    step: Step,
+    kind: AuthenticatorType,
+    form: StepForm,
+    offers: list[AuthenticatorType],
+) -> Any:
+    form.method.data = kind.name
+    return render_step(
+        user,
+        step,
+        kind,
+        form,
+        offers=offers,
+        purpose=SIGN_IN,
+        action=url_for(".two_factor"),
+        send_action=url_for(".resend_code"),
+    )
+
+
+def drawn_from_record() -> Any | None:
+    """The page from the step's record alone (no row read), when the record names
+    its offers and the chosen one shows nothing of the account; else None."""
+    step = peek_step(SIGN_IN)
+    if step is None or not step.offers:
+        return None
+    registry = state().registry
+    offers = [kind for kind in map(registry.get, step.offers) if kind is not None]
+    kind = chosen(offers, request.args.get("method") or step.channel)
+    if kind is None or shows_account(step, kind):
+        return None
+    return _sign_in_page(None, step, kind, StepForm(), offers)
+
+
 def two_factor() -> Any:
+    if request.method == "GET":
+        drawn = drawn_from_record()
+        if drawn is not None:
+            return drawn
     loaded = load_step(SIGN_IN)
     if loaded is None:
         return start_over()
@@ -158,17 +216,7 @@ def two_factor() -> Any:
             emit(signals.device_remembered, user=user, device=device)
         # A browser remembered just now is still new: its owner hears about it.
         return complete(user, [step.first, *kind.proofs(user)], step.next, known_device=False)
-    form.method.data = kind.name
-    return render_step(
-        user,
-        step,
-        kind,
-        form,
-        offers=offers,
-        purpose=SIGN_IN,
-        action=url_for(".two_factor"),
-        send_action=url_for(".resend_code"),
-    )
+    return _sign_in_page(user, step, kind, form, offers)
 
 
 def resend_code() -> Any:
