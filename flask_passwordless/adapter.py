@@ -58,6 +58,21 @@ class UserAdapter:
         return sa.select(*self._session_checked).where(sessions.c.id == sa.bindparam("session_id"))
 
     @cached_property
+    def _with_authenticators(self) -> sa.Select[Any]:
+        """``get_by_key``'s row once per authenticator of the user (one row of NULLs
+        for none): the rows the authenticator store reads, as a Bundle."""
+        authenticators = models_for(self.db).Authenticator.__table__
+        key = sa.inspect(self.model).primary_key[0]
+        rows = sa.orm.Bundle("authenticator", *authenticators.c)
+        owned = authenticators.c.user_key == sa.bindparam("owner")
+        return (
+            sa.select(self.model, rows)
+            .outerjoin_from(self.model, authenticators, owned)
+            .where(key == sa.bindparam("key"))
+            .order_by(authenticators.c.id)
+        )
+
+    @cached_property
     def _by_email(self) -> sa.Select[Any]:
         return sa.select(self.model).where(self.model.email == sa.bindparam("email"))
 
@@ -152,6 +167,24 @@ class UserAdapter:
             return self.db.session.get(self.model, column.type.python_type(key))
         except (TypeError, ValueError):
             return None
+
+    def get_with_authenticators(self, key: str) -> tuple[Any, list[Any] | None] | None:
+        """``get_by_key`` and the user's authenticators in one statement: each request
+        of a second step needs both. Returns ``(user, rows)``, rows oldest first. A
+        subclass with its own ``get_by_key`` keeps it: rows are then None (the store
+        reads them apart)."""
+        if type(self).get_by_key is not UserAdapter.get_by_key:
+            user = self.get_by_key(key)
+            return None if user is None else (user, None)
+        column = sa.inspect(self.model).primary_key[0]
+        try:
+            params = {"key": column.type.python_type(key), "owner": key}
+        except (TypeError, ValueError):
+            return None
+        found = self.db.session.execute(self._with_authenticators, params).all()
+        if not found:
+            return None
+        return found[0][0], [row for _user, row in found if row.id is not None]
 
     def password_hash_of(self, user: Any) -> str | None:
         return getattr(user, "password_hash", None)

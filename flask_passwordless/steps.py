@@ -106,11 +106,23 @@ def load_step(*purposes: str) -> tuple[Any, Step] | None:
     step = peek_step(*purposes)
     if step is None:
         return None
-    user = state().adapter.get_by_key(step.key)
+    user = _user_of(step.key)
     if user is None or not hmac.compare_digest(step.auth, _auth_fingerprint(user)):
         clear_step()
         return None
     return user, step
+
+
+def _user_of(key: str) -> Any | None:
+    """The step's user, with their authenticators read in the same statement and kept
+    for this request (the step asks every type whether the user has it)."""
+    found = state().adapter.get_with_authenticators(key)
+    if found is None:
+        return None
+    user, rows = found
+    if rows is not None and state().adapter.key_of(user) == key:
+        state().authenticators.keep(key, rows)
+    return user
 
 
 def _parse(raw: Any) -> Step | None:

@@ -349,3 +349,35 @@ def test_an_adapter_that_reads_the_session_row_itself_still_signs_in(make_app):
     submit_code(client, code_in(app.extensions["passwordless"].outbox[-1]))
     assert client.get("/private").status_code == 200
     assert client.get("/auth/account/sessions").status_code == 200
+
+
+def test_an_adapter_with_its_own_get_by_key_keeps_it_at_the_second_step(make_app, clock):
+    """The second step reads the user with their authenticators in one statement
+    built on the stock lookup; an adapter's own ``get_by_key`` is used instead, and
+    the authenticators are read apart."""
+    from factors import password_login
+    from test_authenticators import add_app, app_code
+
+    from conftest import csrf_token
+
+    asked = []
+
+    class OwnKey(UserAdapter):
+        def get_by_key(self, key):
+            asked.append(key)
+            return db.session.get(User, int(key))
+
+    app = make_app()
+    app.extensions["passwordless"].adapter = OwnKey(db, User)
+    user = make_user(app)
+    client = app.test_client()
+    password_login(client)
+    secret, _ = add_app(client, clock)
+    client.post("/auth/logout", data={"csrf_token": csrf_token(client)})
+    password_login(client)
+    asked.clear()
+    clock.advance(seconds=30)
+    data = {"code": app_code(secret, clock), "csrf_token": csrf_token(client, "/auth/two-factor")}
+    assert client.post("/auth/two-factor", data=data).headers["Location"] == "/"
+    assert asked == [str(user.id)]
+    assert client.get("/private").status_code == 200

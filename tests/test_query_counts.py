@@ -138,8 +138,8 @@ def test_password_and_app_sign_in_reads_the_authenticators_once_per_request(make
     assert {step: len(seen) for step, seen in counts.items()} == {
         "password": 3,
         "step page": 0,
-        # user, authenticators, hold the lockout key (one upsert), the app's time
-        # step, forgive, the session row: those writes are committed apart, so the
-        # user is never read again
-        "check": 6,
+        # the user with their authenticators (one join), hold the lockout key (one
+        # upsert), the app's time step, forgive, the session row: those writes are
+        # committed apart, so the user is never read again
+        "check": 5,
     }
