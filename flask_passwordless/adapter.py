@@ -63,7 +63,7 @@ class UserAdapter:
         for none): the rows the authenticator store reads, as a Bundle."""
         authenticators = models_for(self.db).Authenticator.__table__
         key = sa.inspect(self.model).primary_key[0]
-        rows = sa.orm.Bundle("authenticator", *authenticators.c)
+        rows: sa.orm.Bundle[Any] = sa.orm.Bundle("authenticator", *authenticators.c)
         owned = authenticators.c.user_key == sa.bindparam("owner")
         return (
             sa.select(self.model, rows)
