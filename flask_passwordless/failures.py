@@ -32,6 +32,9 @@ from .writes import apart, apart_count, later
 
 #: How long a check holds its identifier (a check takes milliseconds).
 HOLD = timedelta(seconds=2)
+#: The identifiers this request knows to have no row (on ``g``): forgiving them
+#: writes nothing.
+_CLEAN = "_passwordless_clean"
 
 
 class LockedOut(PasswordlessError):
@@ -111,9 +114,8 @@ class Failures:
         if not identifier:
             return
         row = self.db.session.execute(self._status, {"of_identifier": identifier}).first()
-        g.setdefault("_passwordless_clean", set())
         if row is None:
-            g._passwordless_clean.add(identifier)  # forgive() need not write
+            g.setdefault(_CLEAN, set()).add(identifier)  # forgive() need not write
             return
         now = clock.now()
         if row.last_failure_at + timedelta(seconds=setting("LOCKOUT_RESET_AFTER")) <= now:
@@ -125,6 +127,7 @@ class Failures:
         """Count one failure (one statement, no lost updates) and set the wait."""
         if not identifier:
             return 0
+        _not_clean(identifier)
         session, now = self.db.session, clock.now()
         stale = now - timedelta(seconds=setting("LOCKOUT_RESET_AFTER"))
         count = session.execute(
@@ -158,6 +161,7 @@ class Failures:
         with the real wait, ``forgive`` deletes the row, ``release`` lifts it, and a
         crashed request's hold ends by itself. Returns the hold, for ``release``.
         """
+        _not_clean(identifier)
         session, now = self.db.session, clock.now()
         until = now + HOLD
         stale = now - timedelta(seconds=setting("LOCKOUT_RESET_AFTER"))
@@ -195,8 +199,15 @@ class Failures:
         """A success clears the count (no statement when this request saw none). The
         delete rides with the request's next write, the new session row (``later``):
         until then the row holds only what this request already passed."""
-        if identifier and identifier not in g.get("_passwordless_clean", ()):
+        if identifier and identifier not in g.get(_CLEAN, ()):
             later(self.db, self._forgive, of_identifier=identifier)
+            g.setdefault(_CLEAN, set()).add(identifier)  # forgiven once is enough
+
+
+def _not_clean(identifier: str) -> None:
+    """A row for ``identifier`` may exist now (a hold, a failure): ``forgive`` must
+    delete it."""
+    g.get(_CLEAN, set()).discard(identifier)
 
 
 def _claim_upsert(dialect: str, t: sa.Table, free: Any) -> Any:

@@ -101,8 +101,20 @@ def _cookie_ref() -> tuple[int, str] | None:
     return row_id, secret
 
 
-def start(user: Any, record: Any) -> Current:
-    """A new row for a sign-in that just happened, pointed at by this browser's cookie."""
+@dataclass(frozen=True)
+class Opened:
+    """A new row that no browser points at yet (``start`` gives it to this one)."""
+
+    id: int
+    secret: str
+    user_key: str
+    record: Any
+
+
+def open_row(user: Any, record: Any) -> Opened:
+    """Write the row of a sign-in about to happen. Apart from ``start`` so that a
+    quick check's transaction can carry it (``writes.together``): it writes only
+    our own row, and sends no signal."""
     now, secret = clock.now(), secrets.token_urlsafe(32)
     user_key = state().adapter.key_of(user)
     new_id = state().sessions.add(
@@ -116,11 +128,22 @@ def start(user: Any, record: Any) -> Current:
         auth=record,
         revoked_at=None,
     )
-    session[COOKIE_KEY] = [new_id, secret]
-    row = Current(new_id, user_key, record, parsed=True)
+    return Opened(new_id, secret, user_key, record)
+
+
+def start(user: Any, opened: Opened) -> Current:
+    """Point this browser's cookie at the row of the sign-in that just happened."""
+    session[COOKIE_KEY] = [opened.id, opened.secret]
+    row = Current(opened.id, opened.user_key, opened.record, parsed=True)
     setattr(g, _CURRENT, row)
-    emit(session_started, user=user, session_id=new_id)
+    emit(session_started, user=user, session_id=opened.id)
     return row
+
+
+def discard(opened: Opened) -> None:
+    """End a row that never reached its browser (its sign-in failed after it was
+    written), so that it is not listed as a signed-in browser."""
+    state().sessions.end_apart(opened.id, opened.user_key, clock.now())
 
 
 def load_user(auth_id: str) -> Any | None:

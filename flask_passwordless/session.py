@@ -30,22 +30,30 @@ LINK_REQUEST = "_passwordless_link_request"  # a link asked for without a code p
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def sign_in(user: Any, methods: list[str]) -> None:
+def sign_in(user: Any, methods: list[str], opened: server_sessions.Opened | None = None) -> None:
     """Start a fresh session for ``user``: nothing from before sign-in survives.
 
     ``methods`` are what this sign-in proved, first factor first (e.g.
     ``["password", "sms"]`` or ``["password", "device"]``). The session is a new
-    row (``server_sessions``); the cookie gets only its id and secret. A session
-    this browser had before ends.
+    row (``server_sessions``), or ``opened``, the row a check's transaction already
+    wrote for it; the cookie gets only its id and secret. A session this browser
+    had before ends.
     """
-    if current_user.is_authenticated:
-        server_sessions.end_this(current_user._get_current_object())
-    session.clear()
-    regenerate = getattr(current_app.session_interface, "regenerate", None)
-    if regenerate is not None:  # server-side sessions (Flask-Session): a new session id
-        regenerate(session)
-    login_user(user, fresh=True)  # never remember=True: see server_sessions.load_user
-    server_sessions.start(user, start_record(methods).to_session())
+    try:
+        if current_user.is_authenticated:
+            server_sessions.end_this(current_user._get_current_object())
+        session.clear()
+        regenerate = getattr(current_app.session_interface, "regenerate", None)
+        if regenerate is not None:  # server-side sessions (Flask-Session): a new session id
+            regenerate(session)
+        login_user(user, fresh=True)  # never remember=True: see server_sessions.load_user
+    except BaseException:
+        if opened is not None:  # no browser will ever point at it
+            server_sessions.discard(opened)
+        raise
+    if opened is None:
+        opened = server_sessions.open_row(user, start_record(methods).to_session())
+    server_sessions.start(user, opened)
     emit(user_logged_in, user=user, method=methods[0], methods=list(methods))
 
 

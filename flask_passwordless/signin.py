@@ -19,6 +19,7 @@ from .delivery import render_email, send
 from .errors import PasswordlessError
 from .i18n import format_datetime
 from .i18n import lazy_gettext as _l
+from .server_sessions import Opened
 from .session import redirect_after_login, sign_in
 from .state import state
 from .steps import SIGN_IN, Step, begin_step, save_step
@@ -94,9 +95,17 @@ def show(user: Any, step: Step, method: str) -> None:
     save_step(step)
 
 
-def complete(user: Any, methods: list[str], next_url: str | None, *, known_device: bool) -> Any:
-    """Sign in; tell the owner about a sign-in from a browser we did not know."""
-    sign_in(user, methods)
+def complete(
+    user: Any,
+    methods: list[str],
+    next_url: str | None,
+    *,
+    known_device: bool,
+    opened: Opened | None = None,
+) -> Any:
+    """Sign in (on ``opened``, the session row already written, if given); tell the
+    owner about a sign-in from a browser we did not know."""
+    sign_in(user, methods, opened)
     if not known_device and setting("NOTIFY_NEW_DEVICE") and "email" not in methods:
         agent = request_info.user_agent()
         email = state().adapter.email_of(user)

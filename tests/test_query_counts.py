@@ -32,6 +32,23 @@ def statements(app):
         sa.event.remove(engine, "before_cursor_execute", record)
 
 
+@contextmanager
+def commits(app):
+    """One entry per transaction the app's engine commits inside the block."""
+    seen: list[int] = []
+
+    def record(_conn):
+        seen.append(1)
+
+    with app.app_context():
+        engine = db.engine
+    sa.event.listen(engine, "commit", record)
+    try:
+        yield seen
+    finally:
+        sa.event.remove(engine, "commit", record)
+
+
 def _code_sign_in(app, client, outbox):
     """Sign in alice by the emailed code, counting each step's statements."""
     counts = {}
@@ -125,11 +142,13 @@ def test_password_and_app_sign_in_reads_the_authenticators_once_per_request(make
     counts["step page"] = seen[:]
     clock.advance(seconds=30)
     token = CSRF_FIELD.search(page.get_data(as_text=True)).group(1)
-    with statements(app) as seen:
+    with statements(app) as seen, commits(app) as committed:
         done = client.post(
             "/auth/two-factor", data={"code": app_code(secret, clock), "csrf_token": token}
         )
     counts["check"] = seen[:]
+    # The hold, the time step, the forgiven count and the session row: one commit.
+    assert len(committed) == 1, seen
     assert done.status_code == 302
     assert "authenticator app" in page.get_data(as_text=True).lower()
     for step, seen in counts.items():

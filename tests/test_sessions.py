@@ -496,3 +496,38 @@ def test_the_sessions_page_needs_a_signed_in_session(client):
         client.post("/auth/account/sessions/revoke-others", data={"csrf_token": token}).status_code
         == 302
     )
+
+
+def _live_rows(app):
+    Session = app.extensions["passwordless"].models.Session
+    with app.app_context():
+        return db.session.execute(sa.select(Session.id).where(Session.revoked_at.is_(None))).all()
+
+
+@pytest.mark.parametrize("where", ["flask-login", "device"])
+def test_a_sign_in_that_fails_after_its_row_was_written_leaves_no_live_row(
+    app, client, clock, where
+):
+    """A quick second step writes the session row in its own transaction, before the
+    browser is signed in: when what follows raises (a host's signal handler), the
+    row is ended, so no browser that nobody holds is listed as signed in."""
+    from flask_login import user_logged_in
+
+    from flask_passwordless import device_remembered
+
+    make_user(app)
+    password_login(client)
+    secret, _ = add_app(client, clock)
+    sign_out(client)
+    password_login(client)
+    assert _live_rows(app) == []
+
+    def refuse(_sender, **_data):
+        raise RuntimeError("the host's handler failed")
+
+    signal = user_logged_in if where == "flask-login" else device_remembered
+    clock.advance(seconds=30)
+    with signal.connected_to(refuse), pytest.raises(RuntimeError):
+        second_step(client, app_code(secret, clock), remember="y")
+    assert _live_rows(app) == []
+    assert signed_in_as(client) == "nobody"

@@ -13,6 +13,7 @@ reset or "sign out everywhere" since still ends the half-finished sign-in there.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from contextlib import nullcontext
 from typing import Any
 
@@ -28,10 +29,12 @@ from ..i18n import gettext
 from ..i18n import lazy_gettext as _l
 from ..limits import Limits
 from ..pages import render_page
+from ..server_sessions import Opened, discard, open_row
 from ..signals import emit
 from ..signin import complete, show
 from ..state import state
 from ..steps import SIGN_IN, Step, clear_step, load_step, peek_step, save_step
+from ..strength import start_record
 from ..writes import together
 
 EXPIRED = _l("This code has expired or was used up. Send yourself a new one.")
@@ -72,13 +75,21 @@ def lockout_key(step: Step, kind: AuthenticatorType) -> str:
     return f"{step.identifier}:{kind.name}"
 
 
-def check_step(user: Any, step: Step, kind: AuthenticatorType, value: str) -> str | None:
+def check_step(
+    user: Any,
+    step: Step,
+    kind: AuthenticatorType,
+    value: str,
+    then: Callable[[], None] | None = None,
+) -> str | None:
     """Check ``value`` for ``kind`` at this step: None when it passed, else what to
     tell the person. (The operation a view, a JSON twin or the CLI calls.)
 
     The check holds its lockout key while it runs (``Failures.claim``), so parallel
     guesses are compared one at a time and each failure is counted before the next.
-    A quick check commits its hold and its own write (a time step) at once.
+    ``then`` runs once it passed, in its transaction: a quick check commits its
+    hold, its own write (a time step) and what ``then`` writes (a sign-in's session
+    row) at once. It must write only through our services, and send no signal.
     """
     if not value:
         return str(kind.missing)
@@ -100,6 +111,8 @@ def check_step(user: Any, step: Step, kind: AuthenticatorType, value: str) -> st
         except SecretInvalid:
             failures().release(lock, held)
             passed, dead = False, True
+        if passed and then is not None:
+            then()
     save_step(step)
     if dead:
         emit(signals.login_failed, identifier=step.identifier, reason="dead-code")
@@ -111,12 +124,23 @@ def check_step(user: Any, step: Step, kind: AuthenticatorType, value: str) -> st
     return wrong
 
 
-def verify_step(user: Any, step: Step, kind: AuthenticatorType, form: StepForm) -> bool:
+def verify_step(
+    user: Any,
+    step: Step,
+    kind: AuthenticatorType,
+    form: StepForm,
+    then: Callable[[], None] | None = None,
+) -> bool:
     """``check_step`` with what the form holds; a refusal becomes the field's error."""
-    refusal = check_step(user, step, kind, form.value_for(kind.field))
+    refusal = check_step(user, step, kind, form.value_for(kind.field), then)
     if refusal is not None:
         form.field_for(kind.field).errors = [refusal]
     return refusal is None
+
+
+def proved(user: Any, step: Step, kind: AuthenticatorType) -> list[str]:
+    """What a sign-in that passed this step proved, first factor first."""
+    return [step.first, *kind.proofs(user)]
 
 
 def step_passed(user: Any, step: Step, kind: AuthenticatorType) -> None:
@@ -209,13 +233,24 @@ def two_factor() -> Any:
     if kind is None:
         clear_step()
         return start_over()
-    if form.validate_on_submit() and verify_step(user, step, kind, form):
-        step_passed(user, step, kind)
-        if form.remember.data:
-            device = devices.remember(user)
-            emit(signals.device_remembered, user=user, device=device)
+    opened: list[Opened] = []
+
+    def open_session() -> None:  # in the check's transaction (``check_step``)
+        failures().forgive(lockout_key(step, kind))
+        opened.append(open_row(user, start_record(proved(user, step, kind)).to_session()))
+
+    if form.validate_on_submit() and verify_step(user, step, kind, form, then=open_session):
+        try:
+            step_passed(user, step, kind)
+            if form.remember.data:
+                device = devices.remember(user)
+                emit(signals.device_remembered, user=user, device=device)
+        except BaseException:
+            discard(opened[0])
+            raise
         # A browser remembered just now is still new: its owner hears about it.
-        return complete(user, [step.first, *kind.proofs(user)], step.next, known_device=False)
+        methods = proved(user, step, kind)
+        return complete(user, methods, step.next, known_device=False, opened=opened[0])
     return _sign_in_page(user, step, kind, form, offers)
 
 
