@@ -267,7 +267,7 @@ def resend_code() -> Any:
         clear_step()
         return start_over()
     if kind.sends_code:
-        again = step.channel == kind.name and step.id is not None
+        again = code_sent(step, kind)
         show(user, step, kind.name)
         flash(
             gettext("We sent you a new code.") if again else gettext("We sent you a code."),
