@@ -6,6 +6,7 @@ A host with its own user table subclasses this and passes it as
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -57,20 +58,29 @@ class UserAdapter:
         sessions = models_for(self.db).Session.__table__
         return sa.select(*self._session_checked).where(sessions.c.id == sa.bindparam("session_id"))
 
-    @cached_property
-    def _with_authenticators(self) -> sa.Select[Any]:
-        """``get_by_key``'s row once per authenticator of the user (one row of NULLs
-        for none): the rows the authenticator store reads, as a Bundle."""
+    def _joined_authenticators(self, owner: Any) -> sa.Select[Any]:
+        """The user's row once per authenticator whose key is ``owner`` (one row of
+        NULLs for none): the rows the authenticator store reads, as a Bundle."""
         authenticators = models_for(self.db).Authenticator.__table__
-        key = sa.inspect(self.model).primary_key[0]
         rows: sa.orm.Bundle[Any] = sa.orm.Bundle("authenticator", *authenticators.c)
-        owned = authenticators.c.user_key == sa.bindparam("owner")
         return (
             sa.select(self.model, rows)
-            .outerjoin_from(self.model, authenticators, owned)
-            .where(key == sa.bindparam("key"))
+            .outerjoin_from(self.model, authenticators, authenticators.c.user_key == owner)
             .order_by(authenticators.c.id)
         )
+
+    @cached_property
+    def _with_authenticators(self) -> sa.Select[Any]:
+        key = sa.inspect(self.model).primary_key[0]
+        joined = self._joined_authenticators(sa.bindparam("owner"))
+        return joined.where(key == sa.bindparam("key"))
+
+    @cached_property
+    def _by_email_with_authenticators(self) -> sa.Select[Any]:
+        """By address, the key as SQL writes it: ``key_of``'s ``str`` of an integer."""
+        key = sa.inspect(self.model).primary_key[0]
+        joined = self._joined_authenticators(sa.cast(key, sa.String))
+        return joined.where(self.model.email == sa.bindparam("email"))
 
     @cached_property
     def _by_email(self) -> sa.Select[Any]:
@@ -181,10 +191,22 @@ class UserAdapter:
             params = {"key": column.type.python_type(key), "owner": key}
         except (TypeError, ValueError):
             return None
-        found = self.db.session.execute(self._with_authenticators, params).all()
-        if not found:
-            return None
-        return found[0][0], [row for _user, row in found if row.id is not None]
+        return _user_and_rows(self.db.session.execute(self._with_authenticators, params).all())
+
+    def find_by_email_with_authenticators(self, email: str) -> tuple[Any, list[Any] | None] | None:
+        """``find_by_email`` and the user's authenticators in one statement, as
+        ``get_with_authenticators``: a password sign-in with two-step on needs both.
+        Only for the stock lookups on an integer key (whose text SQL writes as
+        ``key_of`` does); otherwise the rows are None (read apart)."""
+        stock = all(
+            getattr(type(self), name) is getattr(UserAdapter, name)
+            for name in ("find_by_email", "key_of")
+        )
+        if not stock or sa.inspect(self.model).primary_key[0].type.python_type is not int:
+            user = self.find_by_email(email)
+            return None if user is None else (user, None)
+        found = self.db.session.execute(self._by_email_with_authenticators, {"email": email})
+        return _user_and_rows(found.all())
 
     def password_hash_of(self, user: Any) -> str | None:
         return getattr(user, "password_hash", None)
@@ -241,3 +263,10 @@ def _assign(user: Any, **values: Any) -> None:
                 "UserAdapter to store it, or leave the feature off."
             )
         setattr(user, name, value)
+
+
+def _user_and_rows(found: Sequence[Any]) -> tuple[Any, list[Any]] | None:
+    """``(user, authenticator rows)`` from the rows of a joined read."""
+    if not found:
+        return None
+    return found[0][0], [row for _user, row in found if row.id is not None]

@@ -120,7 +120,7 @@ def _user_of(key: str) -> Any | None:
     if found is None:
         return None
     user, rows = found
-    if rows is not None and state().adapter.key_of(user) == key:
+    if state().adapter.key_of(user) == key:
         state().authenticators.keep(key, rows)
     return user
 

@@ -351,10 +351,11 @@ def test_an_adapter_that_reads_the_session_row_itself_still_signs_in(make_app):
     assert client.get("/auth/account/sessions").status_code == 200
 
 
-def test_an_adapter_with_its_own_get_by_key_keeps_it_at_the_second_step(make_app, clock):
-    """The second step reads the user with their authenticators in one statement
-    built on the stock lookup; an adapter's own ``get_by_key`` is used instead, and
-    the authenticators are read apart."""
+def test_an_adapter_with_its_own_lookups_keeps_them_at_a_password_and_app_sign_in(make_app, clock):
+    """The password's POST and the second step read the user with their
+    authenticators in one statement built on the stock lookups; an adapter's own
+    ``find_by_email`` and ``get_by_key`` are used instead, and the authenticators are
+    read apart."""
     from factors import password_login
     from test_authenticators import add_app, app_code
 
@@ -367,6 +368,10 @@ def test_an_adapter_with_its_own_get_by_key_keeps_it_at_the_second_step(make_app
             asked.append(key)
             return db.session.get(User, int(key))
 
+        def find_by_email(self, email):
+            asked.append(email)
+            return db.session.execute(db.select(User).filter_by(email=email)).scalar_one_or_none()
+
     app = make_app()
     app.extensions["passwordless"].adapter = OwnKey(db, User)
     user = make_user(app)
@@ -374,10 +379,10 @@ def test_an_adapter_with_its_own_get_by_key_keeps_it_at_the_second_step(make_app
     password_login(client)
     secret, _ = add_app(client, clock)
     client.post("/auth/logout", data={"csrf_token": csrf_token(client)})
-    password_login(client)
     asked.clear()
+    assert password_login(client).headers["Location"] == "/auth/two-factor"
     clock.advance(seconds=30)
     data = {"code": app_code(secret, clock), "csrf_token": csrf_token(client, "/auth/two-factor")}
     assert client.post("/auth/two-factor", data=data).headers["Location"] == "/"
-    assert asked == [str(user.id)]
+    assert asked == ["alice@example.com", str(user.id)]
     assert client.get("/private").status_code == 200

@@ -187,10 +187,11 @@ class Authenticators:
             rows = cache[user_key] = list(self._run(self._of_user, owner=user_key))
         return [row for row in rows if type is None or row.type == type]
 
-    def keep(self, user_key: str, rows: list[Row]) -> None:
+    def keep(self, user_key: str, rows: list[Row] | None) -> None:
         """Take ``rows`` as this request's read of the user's authenticators (read
-        with the user, ``UserAdapter.get_with_authenticators``)."""
-        g.setdefault(_CACHE, {})[user_key] = list(rows)
+        with the user: ``UserAdapter.get_with_authenticators``); None keeps nothing."""
+        if rows is not None:
+            g.setdefault(_CACHE, {})[user_key] = list(rows)
 
     def get(self, user_key: str, authenticator_id: Any) -> Row | None:
         """One of the user's own authenticators; another user's id finds nothing."""

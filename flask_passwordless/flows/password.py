@@ -40,11 +40,14 @@ def login_password() -> Any:
     if form.validate_on_submit():
         email, adapter = form.normalised_email, state().adapter
         failures().check_allowed(email)
-        user = adapter.find_by_email(email)
+        # With their authenticators: the second step, if it is on, offers them.
+        found = adapter.find_by_email_with_authenticators(email)
+        user = found[0] if found is not None else None
         stored = adapter.password_hash_of(user) if user is not None else None
         typed = form.password.data or ""  # never None once InputRequired passed
         verdict = verify_password(stored, typed)
-        if verdict and user is not None and stored is not None:
+        if verdict and found is not None and stored is not None:
+            state().authenticators.keep(adapter.key_of(user), found[1])
             failures().forgive(email)
             if verdict is Verdict.RIGHT_AS_TYPED or needs_rehash(stored):
                 adapter.set_password_hash(user, hash_password(typed))
