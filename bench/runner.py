@@ -880,10 +880,10 @@ TOTP_NOTES = [
     "password sign-in sends (PASSWORDLESS_NOTIFY_NEW_DEVICE, on by default); FST sends "
     "none. FST carries next=<its login page> through the second step, so the browser "
     "goes to /login once more before the protected page (its own row).",
-    "Commits that write: ours 2 per sign-in (the check's lockout hold with the app's time "
-    "step; the session row with the forgiven count), FST none (its session is the cookie, "
-    "and it keeps no lockout or last step). On a disk where a commit waits for its flush, "
-    "that is most of the distance between the two libraries' own costs and this ratio.",
+    "Commits that write: ours 1 per sign-in (one transaction holds the check's lockout "
+    "hold, the app's time step, the forgiven count and the new session row), FST none (its "
+    "session is the cookie, and it keeps no lockout or last step). Ours' code page reads no "
+    "row: it is drawn from the step's record in the session.",
 ]
 
 

@@ -16,6 +16,17 @@ from conftest import CSRF_FIELD, code_in, csrf_token, token_in
 
 
 @contextmanager
+def _listening(app, event, record):
+    with app.app_context():
+        engine = db.engine
+    sa.event.listen(engine, event, record)
+    try:
+        yield
+    finally:
+        sa.event.remove(engine, event, record)
+
+
+@contextmanager
 def statements(app):
     """The statements the app's engine runs inside the block."""
     seen: list[str] = []
@@ -23,30 +34,16 @@ def statements(app):
     def record(_conn, _cursor, statement, *_args):
         seen.append(" ".join(statement.split()))
 
-    with app.app_context():
-        engine = db.engine
-    sa.event.listen(engine, "before_cursor_execute", record)
-    try:
+    with _listening(app, "before_cursor_execute", record):
         yield seen
-    finally:
-        sa.event.remove(engine, "before_cursor_execute", record)
 
 
 @contextmanager
 def commits(app):
     """One entry per transaction the app's engine commits inside the block."""
     seen: list[int] = []
-
-    def record(_conn):
-        seen.append(1)
-
-    with app.app_context():
-        engine = db.engine
-    sa.event.listen(engine, "commit", record)
-    try:
+    with _listening(app, "commit", lambda _conn: seen.append(1)):
         yield seen
-    finally:
-        sa.event.remove(engine, "commit", record)
 
 
 def _code_sign_in(app, client, outbox):

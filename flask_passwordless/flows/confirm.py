@@ -131,7 +131,6 @@ def confirm() -> Any:
         for method in kind.proofs(user):
             add_proof(method)
         return redirect(step.next or setting("POST_LOGIN_URL"))
-    form.method.data = kind.name
     return render_step(
         user,
         step,

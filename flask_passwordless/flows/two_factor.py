@@ -144,8 +144,8 @@ def proved(user: Any, step: Step, kind: AuthenticatorType) -> list[str]:
 
 
 def step_passed(user: Any, step: Step, kind: AuthenticatorType) -> None:
-    """The step is over: forget it, clear its method's failures (only now), tell the
-    type."""
+    """The step is over: forget it, clear its method's failures (only now, if the
+    check's ``then`` did not already), tell the type."""
     clear_step()
     failures().forgive(lockout_key(step, kind))
     kind.after_use(user)
@@ -168,6 +168,7 @@ def render_step(
     """The step's page; ``user`` None when it is drawn from the record alone (then
     ``shows_account`` is false: the page needs no address)."""
     offers = page.pop("offers")
+    form.method.data = kind.name
     form.field_for(kind.field).label.text = kind.prompt
     return render_page(
         "two_factor.html",
@@ -190,7 +191,6 @@ def _sign_in_page(
     form: StepForm,
     offers: list[AuthenticatorType],
 ) -> Any:
-    form.method.data = kind.name
     return render_step(
         user,
         step,
