@@ -67,6 +67,10 @@ class UserAdapter:
             sa.select(self.model, rows)
             .outerjoin_from(self.model, authenticators, authenticators.c.user_key == owner)
             .order_by(authenticators.c.id)
+            # A relationship the host loads eagerly by a join would repeat each row
+            # once more per related row (and need ``unique()``, which these rows'
+            # JSON data cannot be hashed for): here it loads when first used.
+            .options(sa.orm.lazyload("*"))
         )
 
     @cached_property
@@ -97,7 +101,8 @@ class UserAdapter:
         """Flask-Login's user loader: one indexed query per signed-in request."""
         if not auth_id:
             return None
-        return self.db.session.execute(self._by_auth_id, {"auth_id": auth_id}).scalar_one_or_none()
+        found = self.db.session.execute(self._by_auth_id, {"auth_id": auth_id})
+        return found.unique().scalar_one_or_none()
 
     def load_user_and_session(self, auth_id: str, session_id: int) -> tuple[Any, Any] | None:
         """The user loader's statement joined with this browser's session row: a
@@ -125,13 +130,13 @@ class UserAdapter:
         self.db.session.refresh(user)
 
     def find_by_email(self, email: str) -> Any | None:
-        return self.db.session.execute(self._by_email, {"email": email}).scalar_one_or_none()
+        found = self.db.session.execute(self._by_email, {"email": email})
+        return found.unique().scalar_one_or_none()
 
     def find_by_phone(self, phone_number: str) -> Any | None:
         """The user whose *verified* number this is (unverified numbers sign nobody in)."""
-        return self.db.session.execute(
-            self._by_verified_phone, {"phone_number": phone_number}
-        ).scalar_one_or_none()
+        found = self.db.session.execute(self._by_verified_phone, {"phone_number": phone_number})
+        return found.unique().scalar_one_or_none()
 
     # A model without the columns of an optional feature (phone, password, two-step)
     # has none of it: the readers answer "none", so it signs in with email alone, and
@@ -191,7 +196,8 @@ class UserAdapter:
             params = {"key": column.type.python_type(key), "owner": key}
         except (TypeError, ValueError):
             return None
-        return _user_and_rows(self.db.session.execute(self._with_authenticators, params).all())
+        found = self.db.session.execute(self._with_authenticators, params).all()
+        return _user_and_rows(found, key)
 
     def find_by_email_with_authenticators(self, email: str) -> tuple[Any, list[Any] | None] | None:
         """``find_by_email`` and the user's authenticators in one statement, as
@@ -206,7 +212,8 @@ class UserAdapter:
             user = self.find_by_email(email)
             return None if user is None else (user, None)
         found = self.db.session.execute(self._by_email_with_authenticators, {"email": email})
-        return _user_and_rows(found.all())
+        rows = found.all()
+        return _user_and_rows(rows, self.key_of(rows[0][0])) if rows else None
 
     def password_hash_of(self, user: Any) -> str | None:
         return getattr(user, "password_hash", None)
@@ -265,8 +272,9 @@ def _assign(user: Any, **values: Any) -> None:
         setattr(user, name, value)
 
 
-def _user_and_rows(found: Sequence[Any]) -> tuple[Any, list[Any]] | None:
-    """``(user, authenticator rows)`` from the rows of a joined read."""
+def _user_and_rows(found: Sequence[Any], key: str) -> tuple[Any, list[Any]] | None:
+    """``(user, the authenticator rows of key)`` from the rows of a joined read (its
+    first user: a lookup that is unique finds one)."""
     if not found:
         return None
-    return found[0][0], [row for _user, row in found if row.id is not None]
+    return found[0][0], [row for _user, row in found if row.user_key == key]

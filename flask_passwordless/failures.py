@@ -32,8 +32,8 @@ from .writes import apart, apart_count, later
 
 #: How long a check holds its identifier (a check takes milliseconds).
 HOLD = timedelta(seconds=2)
-#: The identifiers this request knows to have no row (on ``g``): forgiving them
-#: writes nothing.
+#: The identifiers this request knows to have no row, or whose delete it has queued
+#: (on ``g``): forgiving them writes nothing.
 _CLEAN = "_passwordless_clean"
 
 

@@ -48,19 +48,24 @@ def apart_count(db: Any, statement: Any, **params: Any) -> int:
 def together(db: Any) -> Iterator[None]:
     """The block's ``apart`` writes share one transaction, committed when it ends
     (rolled back if it raises: writes waiting from before it, ``later``, are
-    committed first, so they never go down with it). Only around code that writes
-    nothing through the host's session: on SQLite such a write would wait for this
-    block's lock."""
+    committed first, so they never go down with it, and ``later`` writes queued
+    inside it go down with it). Only around code that writes nothing through the
+    host's session: on SQLite such a write would wait for this block's lock."""
     if g.get(_SHARED) is not None:
         yield  # already inside one: its transaction holds these writes too
         return
     if any(entry[0] is db for entry in g.get(_LATER, ())):
         with db.engine.begin() as connection:  # kept, whatever the block does
             _run_waiting(db, connection)
+    before = len(g.get(_LATER, ()))
     with db.engine.begin() as connection:
         setattr(g, _SHARED, (db, connection))
         try:
             yield
+        except BaseException:
+            if _LATER in g:  # what the block queued belongs to it
+                del g.get(_LATER)[before:]
+            raise
         finally:
             g.pop(_SHARED, None)
 

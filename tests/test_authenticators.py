@@ -162,6 +162,39 @@ def test_a_wrong_app_code_counts_toward_the_lockout(make_app, clock):
     assert second_step(client, "000000").status_code == 429
 
 
+def test_a_code_typed_for_an_app_removed_since_its_page_was_drawn_is_checked_against_none(
+    make_app, clock
+):
+    """The step's page is drawn from its record, so it may still offer an app removed
+    meanwhile; the code typed there is not tried as another method (a recovery
+    code), and no failure is counted anywhere."""
+    import sqlalchemy as sa
+
+    from apps import db
+
+    app = make_app()
+    make_user(app)
+    client = app.test_client()
+    password_login(client)
+    secret, codes = add_app(client, clock)
+    assert codes  # offered with the app: the step has another method left
+    sign_out(client)
+    password_login(client)
+    token = csrf_token(client, "/auth/two-factor")  # the app's page, from the record
+    models = app.extensions["passwordless"].models
+    with app.app_context():  # removed in another browser
+        db.session.execute(sa.delete(models.Authenticator).filter_by(type="totp"))
+        db.session.commit()
+    clock.advance(seconds=30)
+    data = {"method": "totp", "code": app_code(secret, clock), "csrf_token": token}
+    page = client.post("/auth/two-factor", data=data)
+    assert page.status_code == 200
+    assert "recovery codes you saved" in page.get_data(as_text=True)
+    with app.app_context():
+        assert db.session.execute(sa.select(models.Failure)).all() == []
+    assert signed_in_as(client) == "nobody"
+
+
 # -- one factor cannot undo what two protect ----------------------------------
 
 

@@ -386,3 +386,65 @@ def test_an_adapter_with_its_own_lookups_keeps_them_at_a_password_and_app_sign_i
     assert client.post("/auth/two-factor", data=data).headers["Location"] == "/"
     assert asked == ["alice@example.com", str(user.id)]
     assert client.get("/private").status_code == 200
+
+
+def test_a_model_with_a_collection_it_loads_by_a_join_signs_in_with_password_and_app(
+    tmp_path, clock
+):
+    """A host's ``lazy="joined"`` collection repeats each row of a joined read once per
+    related row: the reads of the user with their authenticators load it lazily
+    instead, and the lookups by address take each user once."""
+    from factors import PASSWORD, password_login, sign_out
+    from sqlalchemy.orm import relationship
+    from test_authenticators import add_app, app_code
+
+    from conftest import csrf_token
+    from flask_passwordless.passwords import hash_password
+
+    app = Flask(__name__)
+    app.config.update(
+        SECRET_KEY="k",
+        SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path / 'joined.db'}",
+        PASSWORDLESS_BASE_URL="https://app.example.com",
+        PASSWORDLESS_MAIL_BACKEND="memory",
+        PASSWORDLESS_PASSWORD_LOGIN=True,
+        PASSWORDLESS_PASSWORD_HASH="scrypt:1024:8:1",
+        RATELIMIT_STORAGE_URI="memory://",
+    )
+    host_db = SQLAlchemy(app)
+
+    class Member(host_db.Model, PasswordlessUserMixin):
+        id = host_db.Column(host_db.Integer, primary_key=True)
+        roles = relationship("Role", lazy="joined")
+
+    class Role(host_db.Model):
+        id = host_db.Column(host_db.Integer, primary_key=True)
+        member_id = host_db.Column(host_db.ForeignKey("member.id"))
+
+    Passwordless(app, db=host_db, user_model=Member)
+    app.extensions["passwordless"].clock = clock
+    app.test_client_class = DeliveringClient
+
+    @app.get("/private")
+    @auth_required
+    def private():
+        return "private"
+
+    with app.app_context():
+        host_db.create_all()
+        member = Member(email="alice@example.com", password_hash=hash_password(PASSWORD))
+        member.roles = [Role(), Role()]
+        host_db.session.add(member)
+        host_db.session.commit()
+    client = app.test_client()
+    assert password_login(client).status_code == 302
+    secret, _ = add_app(client, clock)
+    sign_out(client)
+    assert password_login(client).headers["Location"] == "/auth/two-factor"
+    clock.advance(seconds=30)
+    data = {"code": app_code(secret, clock), "csrf_token": csrf_token(client, "/auth/two-factor")}
+    assert client.post("/auth/two-factor", data=data).status_code == 302
+    assert client.get("/private").status_code == 200
+    sign_out(client)
+    assert request_login(client, "alice@example.com").status_code == 302  # by address
+    assert app.extensions["passwordless"].outbox[-1].template == "login"

@@ -531,3 +531,33 @@ def test_a_sign_in_that_fails_after_its_row_was_written_leaves_no_live_row(
         second_step(client, app_code(secret, clock), remember="y")
     assert _live_rows(app) == []
     assert signed_in_as(client) == "nobody"
+
+
+def test_a_quick_second_step_whose_session_row_cannot_be_written_keeps_nothing(
+    app, client, clock, monkeypatch
+):
+    """The session row is written in the check's transaction: when it fails, the
+    hold and the app's time step go down with it, so the same code still works and
+    no failure was counted."""
+    make_user(app)
+    password_login(client)
+    secret, _ = add_app(client, clock)
+    sign_out(client)
+    password_login(client)
+    store = app.extensions["passwordless"].sessions
+    written = store.add
+
+    def lost(**_values):
+        raise sa.exc.OperationalError("INSERT INTO passwordless_session", {}, OSError("gone"))
+
+    monkeypatch.setattr(store, "add", lost)
+    clock.advance(seconds=30)
+    code = app_code(secret, clock)
+    assert second_step(client, code).status_code == 503
+    assert signed_in_as(client) == "nobody" and _live_rows(app) == []
+    Failure = app.extensions["passwordless"].models.Failure
+    with app.app_context():
+        assert db.session.execute(sa.select(Failure)).all() == []
+    monkeypatch.setattr(store, "add", written)
+    assert second_step(client, code).status_code == 302
+    assert signed_in_as(client) == "alice@example.com"

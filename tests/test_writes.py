@@ -84,3 +84,35 @@ def test_a_later_write_waiting_when_a_together_block_raises_is_still_committed(a
             raise RuntimeError("locked out")
     with app.app_context():
         assert names(db, table) == set()
+
+
+def test_a_later_write_queued_inside_a_together_block_that_raises_goes_down_with_it(app):
+    """A count forgiven inside a check whose transaction then rolls back (its session
+    row could not be written) is not forgiven at the context's end either."""
+    with app.app_context():
+        db, table, _commits = parts(app)
+        writes.apart_count(db, table.insert(), **row(table, "a"))
+        with pytest.raises(RuntimeError), writes.together(db):
+            writes.later(db, table.delete().where(table.c.identifier == "a"))
+            raise RuntimeError("the session row could not be written")
+    with app.app_context():
+        assert names(db, table) == {"a"}
+
+
+def test_a_count_is_forgiven_once_a_request_until_a_new_hold_or_failure(app):
+    """The second step forgives inside its check and again once it has passed: the
+    delete is written once; a hold or a failure after it makes it due again."""
+    from test_query_counts import statements
+
+    deletes = []
+    with statements(app) as seen, app.test_request_context():
+        failures = app.extensions["passwordless"].failures
+        db, table, _commits = parts(app)
+        for _round in range(2):
+            failures.claim("2fa:1:totp")
+            failures.forgive("2fa:1:totp")
+            failures.forgive("2fa:1:totp")
+            writes.flush()
+            deletes.append(sum(statement.startswith("DELETE") for statement in seen))
+            assert names(db, table) == set()
+    assert deletes == [1, 2]

@@ -30,7 +30,7 @@ from ..signin import show, two_step_on
 from ..state import state
 from ..steps import CONFIRM, Step, begin_step, load_step, save_step
 from ..strength import add_proof, current_record
-from .two_factor import chosen, render_step, step_passed, verify_step
+from .two_factor import asked_for, chosen, render_step, step_passed, verify_step
 
 
 def register(bp: Blueprint, limits: Limits) -> None:
@@ -126,7 +126,11 @@ def confirm() -> Any:
     if kind is None:  # nothing left to confirm with here: sign in again
         return redirect(url_for(".login", next=back))
     step = _this_users_step(user)
-    if form.validate_on_submit() and verify_step(user, step, kind, form):
+    if (
+        form.validate_on_submit()
+        and asked_for(kind, wanted)
+        and verify_step(user, step, kind, form)
+    ):
         step_passed(user, step, kind)
         for method in kind.proofs(user):
             add_proof(method)

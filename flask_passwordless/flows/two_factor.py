@@ -68,6 +68,12 @@ def chosen(offers: list[AuthenticatorType], wanted: Any) -> AuthenticatorType | 
     return by_name.get(wanted) if wanted in by_name else (offers[0] if offers else None)
 
 
+def asked_for(kind: AuthenticatorType, wanted: Any) -> bool:
+    """The value was typed for ``kind``: one typed on the page of a method the account
+    no longer has (removed since the page was drawn) is checked against no other."""
+    return not wanted or wanted == kind.name
+
+
 def lockout_key(step: Step, kind: AuthenticatorType) -> str:
     """The lockout of one method of the user's second step: its own, so that wrong
     guesses at the public pages never block it, and passing another method (say,
@@ -87,9 +93,10 @@ def check_step(
 
     The check holds its lockout key while it runs (``Failures.claim``), so parallel
     guesses are compared one at a time and each failure is counted before the next.
-    ``then`` runs once it passed, in its transaction: a quick check commits its
-    hold, its own write (a time step) and what ``then`` writes (a sign-in's session
-    row) at once. It must write only through our services, and send no signal.
+    ``then`` runs once it passed: for a quick check, in its transaction, which then
+    commits the hold, the check's own write (a time step) and what ``then`` writes
+    (a sign-in's session row) at once. It must write only through our services,
+    and send no signal.
     """
     if not value:
         return str(kind.missing)
@@ -136,11 +143,6 @@ def verify_step(
     if refusal is not None:
         form.field_for(kind.field).errors = [refusal]
     return refusal is None
-
-
-def proved(user: Any, step: Step, kind: AuthenticatorType) -> list[str]:
-    """What a sign-in that passed this step proved, first factor first."""
-    return [step.first, *kind.proofs(user)]
 
 
 def step_passed(user: Any, step: Step, kind: AuthenticatorType) -> None:
@@ -233,24 +235,30 @@ def two_factor() -> Any:
     if kind is None:
         clear_step()
         return start_over()
-    opened: list[Opened] = []
+    opened: list[tuple[list[str], Opened]] = []
 
-    def open_session() -> None:  # in the check's transaction (``check_step``)
+    def open_session() -> None:  # in the check's transaction when it is quick
+        methods = [step.first, *kind.proofs(user)]
+        record = start_record(methods).to_session()
         failures().forgive(lockout_key(step, kind))
-        opened.append(open_row(user, start_record(proved(user, step, kind)).to_session()))
+        opened.append((methods, open_row(user, record)))
 
-    if form.validate_on_submit() and verify_step(user, step, kind, form, then=open_session):
+    if (
+        form.validate_on_submit()
+        and asked_for(kind, wanted)
+        and verify_step(user, step, kind, form, then=open_session)
+    ):
+        methods, row = opened[0]
         try:
             step_passed(user, step, kind)
             if form.remember.data:
                 device = devices.remember(user)
                 emit(signals.device_remembered, user=user, device=device)
         except BaseException:
-            discard(opened[0])
+            discard(row)
             raise
         # A browser remembered just now is still new: its owner hears about it.
-        methods = proved(user, step, kind)
-        return complete(user, methods, step.next, known_device=False, opened=opened[0])
+        return complete(user, methods, step.next, known_device=False, opened=row)
     return _sign_in_page(user, step, kind, form, offers)
 
 
