@@ -5,8 +5,8 @@ them before an account change, is *on a step*: one typed record in the session
 (``Step``) and nothing else. ``peek_step`` is its only reader: it checks the
 shape and the age (PASSWORDLESS_TWO_FACTOR_WITHIN); ``load_step`` adds the user,
 and that the account's ``auth_id`` has not changed since (a reset or "sign out
-everywhere" ends a half-finished sign-in). The record holds a keyed fingerprint of the ``auth_id``,
-never the value itself: the cookie is signed, not encrypted.
+everywhere" ends a half-finished sign-in). The record holds a keyed fingerprint
+of the ``auth_id``, never the value itself: the cookie is signed, not encrypted.
 
 A sign-in's record also names the second factors its page offers, as the first
 step found them, so that showing the page (``peek_step``) reads no row; what the
