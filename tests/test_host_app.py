@@ -207,18 +207,24 @@ def test_revoke_devices_command_forgets_every_device_of_an_account(app):
     assert "Removed 1 expired or revoked devices." in cleanup.output
 
 
-def test_host_model_with_its_own_columns_signs_in_through_an_adapter(tmp_path):
-    """The README's promise: a model without the mixin, an adapter subclass overriding
-    the methods that touch it, and the email sign-in works end to end."""
+def _host_app(tmp_path, **config):
+    """A host app with its own SQLAlchemy and models, on a SQLite file of its own."""
     app = Flask(__name__)
     app.config.update(
         SECRET_KEY="k",
-        SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path / 'h.db'}",
+        SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path / 'host.db'}",
         PASSWORDLESS_BASE_URL="https://app.example.com",
         PASSWORDLESS_MAIL_BACKEND="memory",
         RATELIMIT_STORAGE_URI="memory://",
+        **config,
     )
-    host_db = SQLAlchemy(app)
+    return app, SQLAlchemy(app)
+
+
+def test_host_model_with_its_own_columns_signs_in_through_an_adapter(tmp_path):
+    """The README's promise: a model without the mixin, an adapter subclass overriding
+    the methods that touch it, and the email sign-in works end to end."""
+    app, host_db = _host_app(tmp_path)
 
     class Person(host_db.Model):
         id = host_db.Column(host_db.Integer, primary_key=True)
@@ -401,17 +407,9 @@ def test_a_model_with_a_collection_it_loads_by_a_join_signs_in_with_password_and
     from conftest import csrf_token
     from flask_passwordless.passwords import hash_password
 
-    app = Flask(__name__)
-    app.config.update(
-        SECRET_KEY="k",
-        SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path / 'joined.db'}",
-        PASSWORDLESS_BASE_URL="https://app.example.com",
-        PASSWORDLESS_MAIL_BACKEND="memory",
-        PASSWORDLESS_PASSWORD_LOGIN=True,
-        PASSWORDLESS_PASSWORD_HASH="scrypt:1024:8:1",
-        RATELIMIT_STORAGE_URI="memory://",
+    app, host_db = _host_app(
+        tmp_path, PASSWORDLESS_PASSWORD_LOGIN=True, PASSWORDLESS_PASSWORD_HASH="scrypt:1024:8:1"
     )
-    host_db = SQLAlchemy(app)
 
     class Member(host_db.Model, PasswordlessUserMixin):
         id = host_db.Column(host_db.Integer, primary_key=True)
