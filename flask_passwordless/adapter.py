@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import sqlalchemy as sa
 
@@ -18,6 +18,17 @@ from .session_store import auth_text
 
 if TYPE_CHECKING:
     from flask_sqlalchemy import SQLAlchemy
+
+
+class AddressLookup(NamedTuple):
+    """What a password sign-in reads of an address (``UserAdapter.find_for_password``)."""
+
+    user: Any | None
+    #: The user's authenticators, oldest first; None: not read here (read apart).
+    authenticators: list[Any] | None
+    #: The lockout row's ``(last_failure_at, locked_until)``, NULLs as None when
+    #: there is none; None: not read here (``Failures.check_allowed`` reads it).
+    lockout: tuple[datetime | None, datetime | None] | None
 
 
 class UserAdapter:
@@ -58,14 +69,17 @@ class UserAdapter:
         sessions = models_for(self.db).Session.__table__
         return sa.select(*self._session_checked).where(sessions.c.id == sa.bindparam("session_id"))
 
-    def _joined_authenticators(self, owner: Any) -> sa.Select[Any]:
+    def _joined_authenticators(self, owner: Any, start: Any = None) -> sa.Select[Any]:
         """The user's row once per authenticator whose key is ``owner`` (one row of
-        NULLs for none): the rows the authenticator store reads, as a Bundle."""
+        NULLs for none): the rows the authenticator store reads, as a Bundle. The
+        FROM begins with the user's table, or with ``start`` (a join that holds it)."""
         authenticators = models_for(self.db).Authenticator.__table__
         rows: sa.orm.Bundle[Any] = sa.orm.Bundle("authenticator", *authenticators.c)
+        start = self.model if start is None else start
+        joined = sa.orm.outerjoin(start, authenticators, authenticators.c.user_key == owner)
         return (
             sa.select(self.model, rows)
-            .outerjoin_from(self.model, authenticators, authenticators.c.user_key == owner)
+            .select_from(joined)
             .order_by(authenticators.c.id)
             # A relationship the host loads eagerly by a join would repeat each row
             # once more per related row (and need ``unique()``, which these rows'
@@ -80,11 +94,21 @@ class UserAdapter:
         return joined.where(key == sa.bindparam("key"))
 
     @cached_property
-    def _by_email_with_authenticators(self) -> sa.Select[Any]:
-        """By address, the key as SQL writes it: ``key_of``'s ``str`` of an integer."""
+    def _by_email_with_lockout(self) -> sa.Select[Any]:
+        """By address, with the lockout row of ``identifier``; the key as SQL writes
+        it (``key_of``'s ``str`` of an integer). The FROM begins with one row of its
+        own, so that an unknown address gets a row too (the same statement and work
+        as a known one): NULLs where there is no lockout row or no user."""
         key = sa.inspect(self.model).primary_key[0]
-        joined = self._joined_authenticators(sa.cast(key, sa.String))
-        return joined.where(self.model.email == sa.bindparam("email"))
+        failures = models_for(self.db).Failure.__table__
+        one = sa.select(sa.literal_column("1").label("one")).subquery("one")
+        start = sa.orm.outerjoin(
+            sa.orm.outerjoin(one, failures, failures.c.identifier == sa.bindparam("identifier")),
+            self.model,
+            self.model.email == sa.bindparam("email"),
+        )
+        joined = self._joined_authenticators(sa.cast(key, sa.String), start)
+        return joined.add_columns(failures.c.last_failure_at, failures.c.locked_until)
 
     @cached_property
     def _by_email(self) -> sa.Select[Any]:
@@ -199,21 +223,25 @@ class UserAdapter:
         found = self.db.session.execute(self._with_authenticators, params).all()
         return _user_and_rows(found, key)
 
-    def find_by_email_with_authenticators(self, email: str) -> tuple[Any, list[Any] | None] | None:
-        """``find_by_email`` and the user's authenticators in one statement, as
-        ``get_with_authenticators``: a password sign-in with two-step on needs both.
-        Only for the stock lookups on an integer key (whose text SQL writes as
-        ``key_of`` does); otherwise the rows are None (read apart)."""
+    def find_for_password(self, email: str, lockout_of: str) -> AddressLookup:
+        """What a password sign-in reads of an address: ``find_by_email``, the user's
+        authenticators (the second step, if it is on, offers them) and the lockout
+        row of ``lockout_of``, in one statement. Only for the stock lookups on an
+        integer key (whose text SQL writes as ``key_of`` does); otherwise the user
+        comes from ``find_by_email`` and the rest is left unread (None)."""
         stock = all(
             getattr(type(self), name) is getattr(UserAdapter, name)
             for name in ("find_by_email", "key_of")
         )
         if not stock or sa.inspect(self.model).primary_key[0].type.python_type is not int:
-            user = self.find_by_email(email)
-            return None if user is None else (user, None)
-        found = self.db.session.execute(self._by_email_with_authenticators, {"email": email})
-        rows = found.all()
-        return _user_and_rows(rows, self.key_of(rows[0][0])) if rows else None
+            return AddressLookup(self.find_by_email(email), None, None)
+        params = {"email": email, "identifier": lockout_of}
+        found = self.db.session.execute(self._by_email_with_lockout, params).all()
+        user, first = found[0][0], found[0]  # one row at least, user or not
+        lockout = (first.last_failure_at, first.locked_until)
+        if user is None:
+            return AddressLookup(None, None, lockout)
+        return AddressLookup(user, _rows_of(found, self.key_of(user)), lockout)
 
     def password_hash_of(self, user: Any) -> str | None:
         return getattr(user, "password_hash", None)
@@ -275,6 +303,10 @@ def _assign(user: Any, **values: Any) -> None:
 def _user_and_rows(found: Sequence[Any], key: str) -> tuple[Any, list[Any]] | None:
     """``(user, the authenticator rows of key)`` from the rows of a joined read (its
     first user: a lookup that is unique finds one)."""
-    if not found:
-        return None
-    return found[0][0], [row for _user, row in found if row.user_key == key]
+    return (found[0][0], _rows_of(found, key)) if found else None
+
+
+def _rows_of(found: Sequence[Any], key: str) -> list[Any]:
+    """The authenticator rows of ``key`` in a joined read (an outer join's NULLs
+    are nobody's)."""
+    return [row[1] for row in found if row[1].user_key == key]

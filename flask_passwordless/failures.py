@@ -109,19 +109,26 @@ class Failures:
             .values(locked_until=None)
         )
 
-    def check_allowed(self, identifier: str | None) -> None:
-        """Raise LockedOut while this identifier must wait."""
+    def check_allowed(
+        self, identifier: str | None, status: tuple[datetime | None, datetime | None] | None = None
+    ) -> None:
+        """Raise LockedOut while this identifier must wait. ``status``: its row's
+        ``(last_failure_at, locked_until)`` when a joined read brought it (NULLs: no
+        row), else it is read here."""
         if not identifier:
             return
-        row = self.db.session.execute(self._status, {"of_identifier": identifier}).first()
-        if row is None:
+        if status is None:
+            row = self.db.session.execute(self._status, {"of_identifier": identifier}).first()
+            status = (None, None) if row is None else tuple(row)
+        last_failure_at, locked_until = status
+        if last_failure_at is None:
             g.setdefault(_CLEAN, set()).add(identifier)  # forgive() need not write
             return
         now = clock.now()
-        if row.last_failure_at + timedelta(seconds=setting("LOCKOUT_RESET_AFTER")) <= now:
+        if last_failure_at + timedelta(seconds=setting("LOCKOUT_RESET_AFTER")) <= now:
             return  # a quiet day forgives everything
-        if row.locked_until is not None and row.locked_until > now:
-            raise LockedOut(int((row.locked_until - now).total_seconds()) + 1)
+        if locked_until is not None and locked_until > now:
+            raise LockedOut(int((locked_until - now).total_seconds()) + 1)
 
     def record(self, identifier: str | None) -> int:
         """Count one failure (one statement, no lost updates) and set the wait."""

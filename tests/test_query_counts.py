@@ -152,8 +152,8 @@ def test_password_and_app_sign_in_reads_the_authenticators_once_per_request(make
         reads = [s for s in seen if s.startswith("SELECT") and "passwordless_authenticator" in s]
         assert len(reads) == (step != "step page"), (step, seen)
     assert {step: len(seen) for step, seen in counts.items()} == {
-        # the lockout, the user with their authenticators (one join)
-        "password": 2,
+        # the lockout row, the user and their authenticators (one join)
+        "password": 1,
         "step page": 0,
         # the user with their authenticators (one join), hold the lockout key (one
         # upsert), the app's time step, forgive, the session row: those writes are

@@ -39,15 +39,14 @@ def login_password() -> Any:
     form = PasswordLoginForm(next=request.args.get("next", ""))
     if form.validate_on_submit():
         email, adapter = form.normalised_email, state().adapter
-        failures().check_allowed(email)
-        # With their authenticators: the second step, if it is on, offers them.
-        found = adapter.find_by_email_with_authenticators(email)
-        user = found[0] if found is not None else None
+        found = adapter.find_for_password(email, lockout_of=email)
+        failures().check_allowed(email, found.lockout)
+        user = found.user
         stored = adapter.password_hash_of(user) if user is not None else None
         typed = form.password.data or ""  # never None once InputRequired passed
         verdict = verify_password(stored, typed)
-        if verdict and found is not None and stored is not None:
-            state().authenticators.keep(adapter.key_of(user), found[1])
+        if verdict and user is not None and stored is not None:
+            state().authenticators.keep(adapter.key_of(user), found.authenticators)
             failures().forgive(email)
             if verdict is Verdict.RIGHT_AS_TYPED or needs_rehash(stored):
                 adapter.set_password_hash(user, hash_password(typed))
