@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import random
 import statistics
 import time
 from collections.abc import Callable
@@ -63,3 +64,26 @@ def per_op(count: int, job: Callable[[int], None]) -> Callable[[], list[float]]:
 
 def ratio(a: float, b: float) -> float:
     return a / b if b else float("nan")
+
+
+def ratio_interval(
+    num: list[float], den: list[float], per_round: int, draws: int = 2000, level: float = 0.9
+) -> tuple[float, float]:
+    """How far ``median(num) / median(den)`` could move with other rounds: the
+    central ``level`` of that ratio over ``draws`` sets of rounds drawn with
+    replacement (a block bootstrap). Both sides are drawn from the same rounds, so
+    a slow moment of the machine weighs on both, as it did when measured.
+    ``per_round``: the samples each side took per round (in order)."""
+    rounds = min(len(num), len(den)) // per_round
+    if rounds < 2:
+        return float("nan"), float("nan")
+    pick = random.Random(0)  # the same interval for the same samples
+    ratios = []
+    for _ in range(draws):
+        chosen = [pick.randrange(rounds) for _ in range(rounds)]
+        a = [x for r in chosen for x in num[r * per_round : (r + 1) * per_round]]
+        b = [x for r in chosen for x in den[r * per_round : (r + 1) * per_round]]
+        ratios.append(statistics.median(a) / statistics.median(b))
+    ratios.sort()
+    tail = (1 - level) / 2
+    return ratios[int(tail * draws)], ratios[min(draws - 1, int((1 - tail) * draws))]
