@@ -8,7 +8,7 @@ import pytest
 from factors import make_user
 from flask import Flask, render_template_string
 from flask_limiter import Limiter
-from flask_login import LoginManager
+from flask_login import LoginManager, current_user
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf.csrf import CSRFProtect
 
@@ -446,3 +446,50 @@ def test_a_model_with_a_collection_it_loads_by_a_join_signs_in_with_password_and
     sign_out(client)
     assert request_login(client, "alice@example.com").status_code == 302  # by address
     assert app.extensions["passwordless"].outbox[-1].template == "login"
+
+
+def test_a_model_with_a_text_key_signs_in_with_password_and_app(tmp_path, clock):
+    """The joined reads of a user with their authenticators match rows by the key as
+    text: with a text primary key (a UUID) the second step reads them in its join,
+    the password's POST apart, and each user's app signs in only that user."""
+    import uuid
+
+    from factors import PASSWORD, password_login, sign_out
+    from test_authenticators import add_app, app_code, second_step
+
+    from flask_passwordless.passwords import hash_password
+
+    app, host_db = _host_app(
+        tmp_path, PASSWORDLESS_PASSWORD_LOGIN=True, PASSWORDLESS_PASSWORD_HASH="scrypt:1024:8:1"
+    )
+
+    class Member(host_db.Model, PasswordlessUserMixin):
+        id = host_db.Column(host_db.String(36), primary_key=True, default=lambda: str(uuid.uuid4()))
+
+    Passwordless(app, db=host_db, user_model=Member)
+    app.extensions["passwordless"].clock = clock
+    app.test_client_class = DeliveringClient
+
+    @app.get("/private")
+    @auth_required
+    def private():
+        return f"private page of {current_user.email}"
+
+    with app.app_context():
+        host_db.create_all()
+        for email in ("alice@example.com", "bob@example.com"):
+            host_db.session.add(Member(email=email, password_hash=hash_password(PASSWORD)))
+        host_db.session.commit()
+    secrets = {}
+    for email in ("alice@example.com", "bob@example.com"):
+        client = app.test_client()
+        assert password_login(client, email).status_code == 302
+        secrets[email], _ = add_app(client, clock)
+        sign_out(client)
+    client = app.test_client()
+    assert password_login(client).headers["Location"] == "/auth/two-factor"
+    clock.advance(seconds=30)
+    refused = second_step(client, app_code(secrets["bob@example.com"], clock))
+    assert refused.status_code == 200 and "not right" in refused.get_data(as_text=True)
+    assert second_step(client, app_code(secrets["alice@example.com"], clock)).status_code == 302
+    assert client.get("/private").get_data(as_text=True) == "private page of alice@example.com"
