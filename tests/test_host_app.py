@@ -394,6 +394,22 @@ def test_an_adapter_with_its_own_lookups_keeps_them_at_a_password_and_app_sign_i
     assert client.get("/private").status_code == 200
 
 
+def _serve_password_and_app(app, host_db, model, clock):
+    """The extension on a host app of ``_host_app`` with ``model`` as its users, its
+    tables made, and a protected page that names who is signed in."""
+    Passwordless(app, db=host_db, user_model=model)
+    app.extensions["passwordless"].clock = clock
+    app.test_client_class = DeliveringClient
+
+    @app.get("/private")
+    @auth_required
+    def private():
+        return f"private page of {current_user.email}"
+
+    with app.app_context():
+        host_db.create_all()
+
+
 def test_a_model_with_a_collection_it_loads_by_a_join_signs_in_with_password_and_app(
     tmp_path, clock
 ):
@@ -419,17 +435,8 @@ def test_a_model_with_a_collection_it_loads_by_a_join_signs_in_with_password_and
         id = host_db.Column(host_db.Integer, primary_key=True)
         member_id = host_db.Column(host_db.ForeignKey("member.id"))
 
-    Passwordless(app, db=host_db, user_model=Member)
-    app.extensions["passwordless"].clock = clock
-    app.test_client_class = DeliveringClient
-
-    @app.get("/private")
-    @auth_required
-    def private():
-        return "private"
-
+    _serve_password_and_app(app, host_db, Member, clock)
     with app.app_context():
-        host_db.create_all()
         member = Member(email="alice@example.com", password_hash=hash_password(PASSWORD))
         member.roles = [Role(), Role()]
         host_db.session.add(member)
@@ -466,17 +473,8 @@ def test_a_model_with_a_text_key_signs_in_with_password_and_app(tmp_path, clock)
     class Member(host_db.Model, PasswordlessUserMixin):
         id = host_db.Column(host_db.String(36), primary_key=True, default=lambda: str(uuid.uuid4()))
 
-    Passwordless(app, db=host_db, user_model=Member)
-    app.extensions["passwordless"].clock = clock
-    app.test_client_class = DeliveringClient
-
-    @app.get("/private")
-    @auth_required
-    def private():
-        return f"private page of {current_user.email}"
-
+    _serve_password_and_app(app, host_db, Member, clock)
     with app.app_context():
-        host_db.create_all()
         for email in ("alice@example.com", "bob@example.com"):
             host_db.session.add(Member(email=email, password_hash=hash_password(PASSWORD)))
         host_db.session.commit()
