@@ -83,7 +83,7 @@ def ratio_interval(
         chosen = [pick.randrange(rounds) for _ in range(rounds)]
         a = [x for r in chosen for x in num[r * per_round : (r + 1) * per_round]]
         b = [x for r in chosen for x in den[r * per_round : (r + 1) * per_round]]
-        ratios.append(statistics.median(a) / statistics.median(b))
+        ratios.append(ratio(statistics.median(a), statistics.median(b)))
     ratios.sort()
-    tail = (1 - level) / 2
-    return ratios[int(tail * draws)], ratios[min(draws - 1, int((1 - tail) * draws))]
+    cut = round((1 - level) / 2 * draws)  # as many draws left out below as above
+    return ratios[cut], ratios[draws - 1 - cut]

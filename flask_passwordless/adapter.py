@@ -69,17 +69,17 @@ class UserAdapter:
         sessions = models_for(self.db).Session.__table__
         return sa.select(*self._session_checked).where(sessions.c.id == sa.bindparam("session_id"))
 
-    def _joined_authenticators(self, owner: Any, start: Any = None) -> sa.Select[Any]:
+    def _joined_authenticators(self, owner: Any, base: Any = None) -> sa.Select[Any]:
         """The user's row once per authenticator whose key is ``owner`` (one row of
-        NULLs for none): the rows the authenticator store reads, as a Bundle. The
-        FROM begins with the user's table, or with ``start`` (a join that holds it)."""
+        NULLs for none): the rows the authenticator store reads, as a Bundle named
+        ``authenticator``. ``base``: a select of the user to join them onto (by
+        default, the user's table alone)."""
         authenticators = models_for(self.db).Authenticator.__table__
         rows: sa.orm.Bundle[Any] = sa.orm.Bundle("authenticator", *authenticators.c)
-        start = self.model if start is None else start
-        joined = sa.orm.outerjoin(start, authenticators, authenticators.c.user_key == owner)
+        base = sa.select(self.model) if base is None else base
         return (
-            sa.select(self.model, rows)
-            .select_from(joined)
+            base.add_columns(rows)
+            .outerjoin(authenticators, authenticators.c.user_key == owner)
             .order_by(authenticators.c.id)
             # A relationship the host loads eagerly by a join would repeat each row
             # once more per related row (and need ``unique()``, which these rows'
@@ -98,17 +98,20 @@ class UserAdapter:
         """By address, with the lockout row of ``identifier``; the key as SQL writes
         it (``key_of``'s ``str`` of an integer). The FROM begins with one row of its
         own, so that an unknown address gets a row too (the same statement and work
-        as a known one): NULLs where there is no lockout row or no user."""
+        as a known one): NULLs where there is no lockout row or no user. The user
+        comes in by the ORM's own outer join, so that what the host's mapping adds
+        to every read of it (a subclass's discriminator, loader criteria) goes into
+        its ON clause, never a WHERE that would drop that row."""
         key = sa.inspect(self.model).primary_key[0]
         failures = models_for(self.db).Failure.__table__
         one = sa.select(sa.literal_column("1").label("one")).subquery("one")
-        start = sa.orm.outerjoin(
-            sa.orm.outerjoin(one, failures, failures.c.identifier == sa.bindparam("identifier")),
-            self.model,
-            self.model.email == sa.bindparam("email"),
+        base = (
+            sa.select(self.model, failures.c.last_failure_at, failures.c.locked_until)
+            .select_from(one)
+            .outerjoin(failures, failures.c.identifier == sa.bindparam("identifier"))
+            .outerjoin(self.model, self.model.email == sa.bindparam("email"))
         )
-        joined = self._joined_authenticators(sa.cast(key, sa.String), start)
-        return joined.add_columns(failures.c.last_failure_at, failures.c.locked_until)
+        return self._joined_authenticators(sa.cast(key, sa.String), base)
 
     @cached_property
     def _by_email(self) -> sa.Select[Any]:
@@ -237,7 +240,9 @@ class UserAdapter:
             return AddressLookup(self.find_by_email(email), None, None)
         params = {"email": email, "identifier": lockout_of}
         found = self.db.session.execute(self._by_email_with_lockout, params).all()
-        user, first = found[0][0], found[0]  # one row at least, user or not
+        if not found:  # a host's own criteria dropped the driving row: read apart
+            return AddressLookup(self.find_by_email(email), None, None)
+        user, first = found[0][0], found[0]
         lockout = (first.last_failure_at, first.locked_until)
         if user is None:
             return AddressLookup(None, None, lockout)
@@ -309,4 +314,4 @@ def _user_and_rows(found: Sequence[Any], key: str) -> tuple[Any, list[Any]] | No
 def _rows_of(found: Sequence[Any], key: str) -> list[Any]:
     """The authenticator rows of ``key`` in a joined read (an outer join's NULLs
     are nobody's)."""
-    return [row[1] for row in found if row[1].user_key == key]
+    return [row.authenticator for row in found if row.authenticator.user_key == key]

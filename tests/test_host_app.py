@@ -491,3 +491,43 @@ def test_a_model_with_a_text_key_signs_in_with_password_and_app(tmp_path, clock)
     assert refused.status_code == 200 and "not right" in refused.get_data(as_text=True)
     assert second_step(client, app_code(secrets["alice@example.com"], clock)).status_code == 302
     assert client.get("/private").get_data(as_text=True) == "private page of alice@example.com"
+
+
+def test_a_subclass_model_answers_unknown_addresses_as_known_ones(tmp_path, clock):
+    """A user model that is a subclass in one table: the password's read of an
+    address keeps its one row for an address it does not find (the subclass's
+    discriminator goes into the join, never a WHERE that would drop the row), so an
+    unknown address, or one of a sibling class, gets the same page and lockout as a
+    wrong password."""
+    from factors import PASSWORD, password_login
+
+    from flask_passwordless.passwords import hash_password
+
+    app, host_db = _host_app(
+        tmp_path,
+        PASSWORDLESS_PASSWORD_LOGIN=True,
+        PASSWORDLESS_PASSWORD_HASH="scrypt:1024:8:1",
+        PASSWORDLESS_LIMIT_FAILED_CHECKS_PER_IDENTIFIER="1000/minute",
+    )
+
+    class Person(host_db.Model, PasswordlessUserMixin):
+        id = host_db.Column(host_db.Integer, primary_key=True)
+        kind = host_db.Column(host_db.String(10))
+        __mapper_args__ = {"polymorphic_on": kind, "polymorphic_identity": "person"}
+
+    class Member(Person):
+        __mapper_args__ = {"polymorphic_identity": "member"}
+
+    _serve_password_and_app(app, host_db, Member, clock)
+    with app.app_context():
+        for model, email in ((Person, "guest@example.com"), (Member, "alice@example.com")):
+            host_db.session.add(model(email=email, password_hash=hash_password(PASSWORD)))
+        host_db.session.commit()
+    for email in ("alice@example.com", "guest@example.com", "nobody@example.com"):
+        client = app.test_client()
+        statuses = [password_login(client, email, "wrong guess!").status_code for _ in range(7)]
+        assert statuses == [200] * 6 + [429], email
+    assert password_login(app.test_client(), "guest@example.com").status_code == 429
+    clock.advance(seconds=2)
+    assert password_login(app.test_client(), "guest@example.com").status_code == 200
+    assert password_login(app.test_client(), "alice@example.com").status_code == 302
