@@ -240,10 +240,10 @@ class UserAdapter:
             return AddressLookup(self.find_by_email(email), None, None)
         params = {"email": email, "identifier": lockout_of}
         found = self.db.session.execute(self._by_email_with_lockout, params).all()
-        if not found:  # a host's own criteria dropped the driving row: read apart
+        if not found:  # a host's hook filtered the driving row away: read apart
             return AddressLookup(self.find_by_email(email), None, None)
-        user, first = found[0][0], found[0]
-        lockout = (first.last_failure_at, first.locked_until)
+        first = found[0]
+        user, lockout = first[0], (first.last_failure_at, first.locked_until)
         if user is None:
             return AddressLookup(None, None, lockout)
         return AddressLookup(user, _rows_of(found, self.key_of(user)), lockout)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+import sqlalchemy as sa
 from factors import make_user
 from flask import Flask, render_template_string
 from flask_limiter import Limiter
@@ -530,4 +531,46 @@ def test_a_subclass_model_answers_unknown_addresses_as_known_ones(tmp_path, cloc
     assert password_login(app.test_client(), "guest@example.com").status_code == 429
     clock.advance(seconds=2)
     assert password_login(app.test_client(), "guest@example.com").status_code == 200
+    assert password_login(app.test_client(), "alice@example.com").status_code == 302
+
+
+def test_a_host_hook_that_filters_every_read_of_its_users_keeps_the_lockout(tmp_path, clock):
+    """A host that hides soft-deleted users with a WHERE on every read (a
+    ``do_orm_execute`` hook) filters away the joined read's driving row for an
+    address it does not find: the password's POST then reads apart, and an unknown
+    or hidden address still gets the wrong-password page, then the lockout."""
+    from factors import PASSWORD, password_login
+
+    from flask_passwordless.passwords import hash_password
+
+    app, host_db = _host_app(
+        tmp_path,
+        PASSWORDLESS_PASSWORD_LOGIN=True,
+        PASSWORDLESS_PASSWORD_HASH="scrypt:1024:8:1",
+        PASSWORDLESS_LIMIT_FAILED_CHECKS_PER_IDENTIFIER="1000/minute",
+    )
+
+    class Member(host_db.Model, PasswordlessUserMixin):
+        id = host_db.Column(host_db.Integer, primary_key=True)
+        deleted = host_db.Column(host_db.Boolean, default=False)
+
+    with app.app_context():
+
+        @sa.event.listens_for(host_db.session, "do_orm_execute")
+        def hide_deleted(execution):
+            if execution.is_select and sa.inspect(Member) in execution.all_mappers:
+                execution.statement = execution.statement.where(Member.deleted.is_(False))
+
+    _serve_password_and_app(app, host_db, Member, clock)
+    with app.app_context():
+        for email, deleted in (("alice@example.com", False), ("gone@example.com", True)):
+            member = Member(email=email, password_hash=hash_password(PASSWORD), deleted=deleted)
+            host_db.session.add(member)
+        host_db.session.commit()
+    for email in ("alice@example.com", "gone@example.com", "nobody@example.com"):
+        client = app.test_client()
+        statuses = [password_login(client, email, "wrong guess!").status_code for _ in range(7)]
+        assert statuses == [200] * 6 + [429], email
+    clock.advance(seconds=2)
+    assert password_login(app.test_client(), "gone@example.com").status_code == 200
     assert password_login(app.test_client(), "alice@example.com").status_code == 302
