@@ -395,6 +395,28 @@ def test_an_adapter_with_its_own_lookups_keeps_them_at_a_password_and_app_sign_i
     assert client.get("/private").status_code == 200
 
 
+def _password_host_app(tmp_path):
+    """``_host_app`` with password sign-in on (a cheap hash), and the per-address
+    limit on failed checks out of the way, so that the lockout is what answers."""
+    return _host_app(
+        tmp_path,
+        PASSWORDLESS_PASSWORD_LOGIN=True,
+        PASSWORDLESS_PASSWORD_HASH="scrypt:1024:8:1",
+        PASSWORDLESS_LIMIT_FAILED_CHECKS_PER_IDENTIFIER="1000/minute",
+    )
+
+
+def _locked_after_six_wrong_passwords(app, *emails):
+    """Each address, known or not, gets the wrong-password page six times (the free
+    failures), then the lockout."""
+    from factors import password_login
+
+    for email in emails:
+        client = app.test_client()
+        statuses = [password_login(client, email, "wrong guess!").status_code for _ in range(7)]
+        assert statuses == [200] * 6 + [429], email
+
+
 def _serve_password_and_app(app, host_db, model, clock):
     """The extension on a host app of ``_host_app`` with ``model`` as its users, its
     tables made, and a protected page that names who is signed in."""
@@ -424,9 +446,7 @@ def test_a_model_with_a_collection_it_loads_by_a_join_signs_in_with_password_and
     from conftest import csrf_token
     from flask_passwordless.passwords import hash_password
 
-    app, host_db = _host_app(
-        tmp_path, PASSWORDLESS_PASSWORD_LOGIN=True, PASSWORDLESS_PASSWORD_HASH="scrypt:1024:8:1"
-    )
+    app, host_db = _password_host_app(tmp_path)
 
     class Member(host_db.Model, PasswordlessUserMixin):
         id = host_db.Column(host_db.Integer, primary_key=True)
@@ -467,9 +487,7 @@ def test_a_model_with_a_text_key_signs_in_with_password_and_app(tmp_path, clock)
 
     from flask_passwordless.passwords import hash_password
 
-    app, host_db = _host_app(
-        tmp_path, PASSWORDLESS_PASSWORD_LOGIN=True, PASSWORDLESS_PASSWORD_HASH="scrypt:1024:8:1"
-    )
+    app, host_db = _password_host_app(tmp_path)
 
     class Member(host_db.Model, PasswordlessUserMixin):
         id = host_db.Column(host_db.String(36), primary_key=True, default=lambda: str(uuid.uuid4()))
@@ -504,12 +522,7 @@ def test_a_subclass_model_answers_unknown_addresses_as_known_ones(tmp_path, cloc
 
     from flask_passwordless.passwords import hash_password
 
-    app, host_db = _host_app(
-        tmp_path,
-        PASSWORDLESS_PASSWORD_LOGIN=True,
-        PASSWORDLESS_PASSWORD_HASH="scrypt:1024:8:1",
-        PASSWORDLESS_LIMIT_FAILED_CHECKS_PER_IDENTIFIER="1000/minute",
-    )
+    app, host_db = _password_host_app(tmp_path)
 
     class Person(host_db.Model, PasswordlessUserMixin):
         id = host_db.Column(host_db.Integer, primary_key=True)
@@ -524,10 +537,9 @@ def test_a_subclass_model_answers_unknown_addresses_as_known_ones(tmp_path, cloc
         for model, email in ((Person, "guest@example.com"), (Member, "alice@example.com")):
             host_db.session.add(model(email=email, password_hash=hash_password(PASSWORD)))
         host_db.session.commit()
-    for email in ("alice@example.com", "guest@example.com", "nobody@example.com"):
-        client = app.test_client()
-        statuses = [password_login(client, email, "wrong guess!").status_code for _ in range(7)]
-        assert statuses == [200] * 6 + [429], email
+    _locked_after_six_wrong_passwords(
+        app, "alice@example.com", "guest@example.com", "nobody@example.com"
+    )
     assert password_login(app.test_client(), "guest@example.com").status_code == 429
     clock.advance(seconds=2)
     assert password_login(app.test_client(), "guest@example.com").status_code == 200
@@ -543,12 +555,7 @@ def test_a_host_hook_that_filters_every_read_of_its_users_keeps_the_lockout(tmp_
 
     from flask_passwordless.passwords import hash_password
 
-    app, host_db = _host_app(
-        tmp_path,
-        PASSWORDLESS_PASSWORD_LOGIN=True,
-        PASSWORDLESS_PASSWORD_HASH="scrypt:1024:8:1",
-        PASSWORDLESS_LIMIT_FAILED_CHECKS_PER_IDENTIFIER="1000/minute",
-    )
+    app, host_db = _password_host_app(tmp_path)
 
     class Member(host_db.Model, PasswordlessUserMixin):
         id = host_db.Column(host_db.Integer, primary_key=True)
@@ -567,10 +574,9 @@ def test_a_host_hook_that_filters_every_read_of_its_users_keeps_the_lockout(tmp_
             member = Member(email=email, password_hash=hash_password(PASSWORD), deleted=deleted)
             host_db.session.add(member)
         host_db.session.commit()
-    for email in ("alice@example.com", "gone@example.com", "nobody@example.com"):
-        client = app.test_client()
-        statuses = [password_login(client, email, "wrong guess!").status_code for _ in range(7)]
-        assert statuses == [200] * 6 + [429], email
+    _locked_after_six_wrong_passwords(
+        app, "alice@example.com", "gone@example.com", "nobody@example.com"
+    )
     clock.advance(seconds=2)
     assert password_login(app.test_client(), "gone@example.com").status_code == 200
     assert password_login(app.test_client(), "alice@example.com").status_code == 302
