@@ -25,6 +25,8 @@ from flask_babel import Babel, Domain, force_locale, get_locale
 from flask_babel import _get_current_context as babel_context
 from jinja2 import pass_eval_context
 from markupsafe import Markup
+from werkzeug.datastructures import LanguageAccept
+from werkzeug.http import parse_accept_header
 
 from .state import state
 
@@ -36,6 +38,8 @@ SOURCE_LANGUAGE = "en"
 #: that); only these are compiled and offered. The others' ``.po`` files wait
 #: for translators.
 SHIPPED_LANGUAGES: tuple[str, ...] = ("en", "de", "fr", "es", "pt_BR", "ja", "ar")
+#: Longest ``Accept-Language`` whose best match is kept; longer ones are matched each time.
+KEPT_HEADER_LENGTH = 200
 
 
 def _setting(name: str) -> Any:
@@ -102,12 +106,6 @@ def parse(language: Locale | str) -> Locale:
     return language if isinstance(language, Locale) else Locale.parse(tag(language), sep="-")
 
 
-def offered_languages() -> list[str]:
-    """``PASSWORDLESS_LANGUAGES`` (a host may list one it adds a catalogue for), else
-    every shipped language; as locale names (``pt_BR``)."""
-    return list(_locale_names(tuple(_setting("LANGUAGES") or SHIPPED_LANGUAGES)))
-
-
 @lru_cache(maxsize=64)
 def _locale_names(languages: tuple[str, ...]) -> tuple[str, ...]:
     """Parsed once per list: parsing locales costs more than the rest of a page's
@@ -122,10 +120,7 @@ def _tags_to_names(names: tuple[str, ...]) -> dict[str, str]:
 
 def default_language() -> str:
     """``BABEL_DEFAULT_LOCALE`` when it is offered, else the first offered language."""
-    offered = offered_languages()
-    babel_default = current_app.config.get("BABEL_DEFAULT_LOCALE", SOURCE_LANGUAGE)
-    default = str(parse(babel_default))
-    return default if default in offered else offered[0]
+    return _default_of(*_choice_settings())
 
 
 def best_language() -> str:
@@ -133,13 +128,35 @@ def best_language() -> str:
 
     Our locale selector when the host has no Babel of its own; a host's selector
     may call it too. It reads the request only, never the user record (see the
-    module docstring).
+    module docstring). Every page asks once: the answer is kept per header (a
+    short one: browsers send a few dozen characters).
     """
     if not has_request_context():
         return default_language()
-    by_tag = _tags_to_names(_locale_names(tuple(_setting("LANGUAGES") or SHIPPED_LANGUAGES)))
-    match = request.accept_languages.best_match(list(by_tag))
-    return by_tag[match] if match else default_language()
+    header = request.headers.get("Accept-Language", "")
+    choose = _best_match if len(header) <= KEPT_HEADER_LENGTH else _best_match.__wrapped__
+    return choose(header, *_choice_settings())
+
+
+def _choice_settings() -> tuple[tuple[str, ...], str]:
+    """``PASSWORDLESS_LANGUAGES`` (a host may list one it adds a catalogue for), else
+    every shipped language; and ``BABEL_DEFAULT_LOCALE``."""
+    languages = tuple(_setting("LANGUAGES") or SHIPPED_LANGUAGES)
+    return languages, current_app.config.get("BABEL_DEFAULT_LOCALE", SOURCE_LANGUAGE)
+
+
+@lru_cache(maxsize=256)
+def _best_match(header: str, languages: tuple[str, ...], babel_default: str) -> str:
+    by_tag = _tags_to_names(_locale_names(languages))
+    match = parse_accept_header(header, LanguageAccept).best_match(list(by_tag))
+    return by_tag[match] if match else _default_of(languages, babel_default)
+
+
+@lru_cache(maxsize=64)
+def _default_of(languages: tuple[str, ...], babel_default: str) -> str:
+    offered = _locale_names(languages)
+    default = str(parse(babel_default))
+    return default if default in offered else offered[0]
 
 
 def set_up(app: Flask) -> None:

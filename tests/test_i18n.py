@@ -118,6 +118,22 @@ def test_the_page_language_is_the_best_match_of_accept_language(tmp_path, accept
     assert page_language(app.test_client(), accept=accept) == (lang, direction)
 
 
+def test_each_app_and_header_gets_its_own_choice_of_language(tmp_path):
+    """The choice is kept per header, so it must be kept per setting too: two apps
+    in one process with different languages answer the same header differently,
+    and a header longer than the kept ones is still read to its end."""
+    german = build_app(tmp_path / "de", PASSWORDLESS_LANGUAGES=["en", "de"])
+    french = build_app(tmp_path / "fr", PASSWORDLESS_LANGUAGES=["fr", "en"], BABEL_DEFAULT_LOCALE="fr")
+    for _ in range(2):  # the second time from what was kept
+        assert page_language(german.test_client(), accept="de, fr;q=0.5")[0] == "de"
+        assert page_language(french.test_client(), accept="de, fr;q=0.5")[0] == "fr"
+        assert page_language(german.test_client(), accept="it")[0] == "en"
+        assert page_language(french.test_client(), accept="it")[0] == "fr"
+    long = ", ".join(f"x{i:03d};q=0.{i % 9 + 1}" for i in range(40)) + ", de;q=0.95"
+    assert len(long) > i18n.KEPT_HEADER_LENGTH
+    assert page_language(german.test_client(), accept=long)[0] == "de"
+
+
 def test_the_answer_varies_with_accept_language_when_we_choose_by_it(tmp_path):
     ours = build_app(tmp_path / "ours")
     assert "Accept-Language" in ours.test_client().get("/auth/login").headers["Vary"]
