@@ -123,7 +123,9 @@ def test_each_app_and_header_gets_its_own_choice_of_language(tmp_path):
     in one process with different languages answer the same header differently,
     and a header longer than the kept ones is still read to its end."""
     german = build_app(tmp_path / "de", PASSWORDLESS_LANGUAGES=["en", "de"])
-    french = build_app(tmp_path / "fr", PASSWORDLESS_LANGUAGES=["fr", "en"], BABEL_DEFAULT_LOCALE="fr")
+    french = build_app(
+        tmp_path / "fr", PASSWORDLESS_LANGUAGES=["fr", "en"], BABEL_DEFAULT_LOCALE="fr"
+    )
     for _ in range(2):  # the second time from what was kept
         assert page_language(german.test_client(), accept="de, fr;q=0.5")[0] == "de"
         assert page_language(french.test_client(), accept="de, fr;q=0.5")[0] == "fr"
