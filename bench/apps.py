@@ -148,12 +148,14 @@ def make_ours(
     mail_backend: str | Callable[[Any], None] = "memory",
     limits: bool = False,
     totp: bool = False,
+    notify: bool = True,
 ) -> Flask:
     """Our rate limits off unless ``limits``: every bench sign-in comes from one IP,
     many times a minute, and FST has no limits to compare with. Off from the start,
     the Limiter the extension creates is off too. ``limits=True`` is the default
     deployment, whose Flask-Limiter hooks run on every request of the app.
-    ``totp=True``: password sign-in on, and the clock a ``SteppingClock``."""
+    ``totp=True``: password sign-in on, and the clock a ``SteppingClock``.
+    ``notify=False``: no new-browser email (FST sends none), for the same work."""
     app = _flask("ours", database_url, schema)
     app.config.update(
         PASSWORDLESS_BASE_URL=BASE_URL,
@@ -161,6 +163,7 @@ def make_ours(
         PASSWORDLESS_SITE_NAME="Bench",
         PASSWORDLESS_POST_LOGIN_URL="/private",
         PASSWORDLESS_LIMITER_ENABLED=limits,
+        PASSWORDLESS_NOTIFY_NEW_DEVICE=notify,
         MAIL_DEFAULT_SENDER="noreply@bench.example",
         RATELIMIT_STORAGE_URI="memory://",
     )

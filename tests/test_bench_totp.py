@@ -7,9 +7,12 @@ types is not the one the app would show, or when a time step is used twice.
 
 from __future__ import annotations
 
+import argparse
+
 import pytest
 
 from bench import apps, data, flows
+from flask_passwordless.delivery import Message
 
 
 @pytest.fixture
@@ -48,3 +51,33 @@ def test_a_bench_sign_in_with_another_apps_code_is_refused(subject):
     secrets[email] = secrets[other]
     with pytest.raises(flows.BenchError):
         sign_in(subject, email)
+
+
+def test_the_same_work_app_shares_ours_clock_and_sends_no_email(tmp_path):
+    """The bench's third TOTP app (notices off, beside ours on the same tables) signs
+    the same users in, turn about with ours, and emails nobody."""
+    from bench import runner
+
+    settings = runner.Settings.make(argparse.Namespace(quick=True, large=None))
+    bench = runner.Bench(settings, None, cache=False)
+    database = data.sqlite_database("ours", 1000, tmp_path, cache=False, log=lambda _m: None)
+    try:
+        bench._subject(database)
+        ours = bench.subjects[("sqlite", runner.subject_kind("ours", runner.TOTP_FLOW), 1000)]
+        quiet = bench.subjects[("sqlite", runner.subject_kind(runner.SAME_WORK, ""), 1000)]
+        email = ours.users[0]
+        for subject in (ours, quiet, ours, quiet):
+            recorder = sign_in(subject, email)
+            assert recorder.times["GET protected page"]
+        assert not quiet.app.extensions["passwordless"].outbox
+    finally:
+        bench.close()
+
+
+def test_the_same_work_flow_fails_when_an_email_goes_out(subject):
+    subject.app.config["PASSWORDLESS_NOTIFY_NEW_DEVICE"] = False
+    sign_in(subject, subject.users[0])  # notices off: nothing sent, nothing waited for
+    outbox = subject.app.extensions["passwordless"].outbox
+    outbox.append(Message("email", "new_device", subject.users[0], "s", "t", None, ()))
+    with pytest.raises(flows.BenchError, match="sent with notices off"):
+        flows._no_message(subject.app)
