@@ -7,7 +7,6 @@ as a short keyed fingerprint, enough to follow one identifier through the log.
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import logging
 from typing import Any
@@ -47,7 +46,7 @@ _PERSONAL = {"email", "identifier", "phone_number"}
 def fingerprint(value: str) -> str:
     """A short keyed hash of an email or phone: stable per app, not reversible."""
     key = str(current_app.config["SECRET_KEY"]).encode()
-    return hmac.new(key, value.encode(), hashlib.sha256).hexdigest()[:12]
+    return hmac.digest(key, value.encode(), "sha256").hex()[:12]
 
 
 def _describe(data: dict[str, Any]) -> str:

@@ -8,10 +8,10 @@ timing nor a slow server says anything about the account.
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
-from pathlib import Path
 from typing import Any
 from urllib.parse import SplitResult, urlsplit
 
@@ -154,8 +154,12 @@ def render_email(template: str, to: str, **context: Any) -> Message:
 
 def _same_folder(first: Any, second: Any) -> bool:
     """Did both templates come from one place (both ours, or both the host's)?"""
-    folders = {str(Path(t.filename).parent) if t.filename else None for t in (first, second)}
+    folders = {_folder(t.filename) if t.filename else None for t in (first, second)}
     return len(folders) == 1
+
+
+def _folder(filename: str) -> str:
+    return os.path.dirname(os.path.abspath(filename))
 
 
 def origin_host() -> str:

@@ -268,12 +268,19 @@ def format_datetime(moment: datetime) -> str:
     """A day and a minute, in UTC and saying so: ``Dec 1, 2026, 11:42 AM UTC``."""
     locale = current_locale()
     moment = _aware(moment)
-    time = dates.format_time(
-        moment, locale.time_formats["short"].pattern + " z", tzinfo=timezone.utc, locale=locale
-    )
+    time_pattern, utc, frame = _datetime_patterns(locale)
+    time = dates.format_time(moment, time_pattern, tzinfo=timezone.utc, locale=locale)
     day = dates.format_date(moment, "medium", locale=locale)
-    pattern = str(locale.datetime_formats["medium"]).replace("'", "")
-    return pattern.replace("{1}", day).replace("{0}", time)
+    return frame.replace("{1}", day).replace("{0}", f"{time} {utc}")
+
+
+@lru_cache(maxsize=64)
+def _datetime_patterns(locale: Locale) -> tuple[str, str, str]:
+    """A language's short time pattern, its name for UTC (Babel looks it up slowly,
+    and it never changes) and its frame for a day and a time."""
+    utc = dates.format_time(datetime(2000, 1, 1, tzinfo=timezone.utc), "z", locale=locale)
+    frame = str(locale.datetime_formats["medium"]).replace("'", "")
+    return locale.time_formats["short"].pattern, utc, frame
 
 
 def format_list(items: Any, style: Literal["standard", "or"] = "standard") -> str:

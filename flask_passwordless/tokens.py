@@ -75,7 +75,7 @@ def _derive(secret_key: str | bytes) -> bytes:
 def hash_secret(value: str, key: bytes | None = None) -> str:
     """HMAC-SHA256 of a secret, under the current key unless one is given."""
     key = key if key is not None else _keys()[0]
-    return hmac.new(key, value.encode(), hashlib.sha256).hexdigest()
+    return hmac.digest(key, value.encode(), "sha256").hex()
 
 
 def candidate_hashes(value: str) -> list[str]:
