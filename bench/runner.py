@@ -240,11 +240,11 @@ class Bench:
             self.subjects[key] = flows.TotpSubject(app, database)
         if database.kind == "ours" and database.size == self.settings.small:
             quiet = make_app("ours", database.url, database.schema, totp=True, notify=False)
-            # One clock for both apps of the schema: each sign-in types a step neither used.
+            # One clock for both TOTP apps of the schema: each sign-in types a step
+            # neither used.
             quiet.extensions["passwordless"].clock = app.extensions["passwordless"].clock
             key = (database.backend, subject_kind(SAME_WORK, TOTP_FLOW), database.size)
             self.subjects[key] = flows.TotpSubject(quiet, database)
-        if database.kind == "ours" and database.size == self.settings.small:
             app = make_app("ours", database.url, database.schema, limits=True)
             self.subjects[(database.backend, DEFAULTS, database.size)] = flows.Subject(
                 app, database

@@ -63,8 +63,10 @@ def test_the_same_work_app_shares_ours_clock_and_sends_no_email(tmp_path):
     database = data.sqlite_database("ours", 1000, tmp_path, cache=False, log=lambda _m: None)
     try:
         bench._subject(database)
-        ours = bench.subjects[("sqlite", runner.subject_kind("ours", runner.TOTP_FLOW), 1000)]
-        quiet = bench.subjects[("sqlite", runner.subject_kind(runner.SAME_WORK, ""), 1000)]
+        ours, quiet = (
+            bench.subjects[("sqlite", runner.subject_kind(kind, runner.TOTP_FLOW), 1000)]
+            for kind in ("ours", runner.SAME_WORK)
+        )
         email = ours.users[0]
         for subject in (ours, quiet, ours, quiet):
             recorder = sign_in(subject, email)
