@@ -419,7 +419,27 @@ class PostgresSchemas:
         self.created.append(schema)
         app = apps.make_app(kind, self.url, schema)
         _timed(log, f"filling postgresql {schema}", lambda: _fill(app, kind, size, sqlite=False))
+        _timed(log, f"vacuuming postgresql {schema}", lambda: self._vacuum(schema))
         return Database(kind, size, "postgresql", self.url, schema)
+
+    def _vacuum(self, schema: str) -> None:
+        """Freeze and analyze what the fill wrote: the first reads of fresh rows would
+        otherwise write hint bits, during the timing (and autovacuum may be off)."""
+        with self.engine.connect() as conn:
+            tables = conn.execute(
+                sa.text("SELECT tablename FROM pg_tables WHERE schemaname = :s"), {"s": schema}
+            ).scalars()
+            for table in list(tables):
+                conn.execute(sa.text(f'VACUUM (FREEZE, ANALYZE) "{schema}"."{table}"'))
+
+    def settle(self, log: Callable[[str], None]) -> None:
+        """Write out the fill's pages before any timing (CHECKPOINT), so a checkpoint
+        does not flush gigabytes in the middle of a measurement."""
+        try:
+            with self.engine.connect() as conn:
+                conn.execute(sa.text("CHECKPOINT"))
+        except sa.exc.DBAPIError as error:  # not a superuser (or pg_checkpoint)
+            log(f"bench: no CHECKPOINT before timing ({type(error.orig).__name__})")
 
     def drop_all(self) -> None:
         with self.engine.connect() as conn:

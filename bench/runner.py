@@ -227,6 +227,7 @@ class Bench:
             for size in (s.small, s.large):
                 for kind in ("bare", "ours", "fst"):
                     self._subject(self.pg.database(kind, size, log))
+            self.pg.settle(log)
 
     def _subject(self, database: data.Database) -> None:
         from .apps import make_app
@@ -902,7 +903,9 @@ NOTES = [
     "the run's rounds with replacement (ours and FST from the same rounds): how much of it "
     "is this run's noise. Runs on this 2-core VM have differed by more: run it again.",
     "All apps on the same kind of database: SQLite files (WAL journal, default synchronous), "
-    "one per app and size; PostgreSQL schemas when PASSWORDLESS_TEST_DATABASE_URL is set.",
+    "one per app and size; PostgreSQL schemas when PASSWORDLESS_TEST_DATABASE_URL is set, "
+    "each vacuumed (FREEZE, ANALYZE) once filled, then one CHECKPOINT before any timing, so "
+    "the fill's writes are not flushed during it.",
     "Measured in alternation in one process (A B C A B C ...); sign-ins use a new browser "
     "(test client) each, cycling over 200 users spread over the table.",
     "CSRF is on for both sign-in flows (ours: CSRFProtect; FST: its FlaskForms).",
