@@ -59,7 +59,7 @@ DATA_WORDS = set(
 )
 DATA = re.compile(
     r"\S+@\S+"  # an address, masked or not
-    r"|\b[A-Z0-9]{8,}\b|\b(?:[A-Z2-7]{4}\s+){3,}[A-Z2-7]{1,4}\b"  # keys, recovery codes
+    r"|\b[A-Z0-9]{8,}\b|\b(?:[A-Z0-9]{4}[\s-]+){3,}[A-Z0-9]{1,4}\b"  # keys, recovery codes
     r"|\S*\d\S*"  # numbers, codes, times, IPs, phone numbers
 )
 
