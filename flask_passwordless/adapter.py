@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import sqlalchemy as sa
 
 from .models import models_for, new_auth_id
+from .reads import reading
 from .session_store import auth_text
 
 if TYPE_CHECKING:
@@ -128,8 +129,9 @@ class UserAdapter:
         """Flask-Login's user loader: one indexed query per signed-in request."""
         if not auth_id:
             return None
-        found = self.db.session.execute(self._by_auth_id, {"auth_id": auth_id})
-        return found.unique().scalar_one_or_none()
+        with reading(self.db, self.model) as session:
+            found = session.execute(self._by_auth_id, {"auth_id": auth_id})
+            return found.unique().scalar_one_or_none()
 
     def load_user_and_session(self, auth_id: str, session_id: int) -> tuple[Any, Any] | None:
         """The user loader's statement joined with this browser's session row: a
@@ -148,7 +150,8 @@ class UserAdapter:
             row = self.db.session.execute(self._session_by_id, {"session_id": session_id})
             return user, row.first()
         params = {"auth_id": auth_id, "session_id": session_id}
-        found = self.db.session.execute(self._with_session, params).first()
+        with reading(self.db, self.model) as session:
+            found = session.execute(self._with_session, params).first()
         return None if found is None else (found[0], found)
 
     def reread(self, user: Any) -> None:
@@ -157,8 +160,9 @@ class UserAdapter:
         self.db.session.refresh(user)
 
     def find_by_email(self, email: str) -> Any | None:
-        found = self.db.session.execute(self._by_email, {"email": email})
-        return found.unique().scalar_one_or_none()
+        with reading(self.db, self.model) as session:
+            found = session.execute(self._by_email, {"email": email})
+            return found.unique().scalar_one_or_none()
 
     def find_by_phone(self, phone_number: str) -> Any | None:
         """The user whose *verified* number this is (unverified numbers sign nobody in)."""
@@ -223,7 +227,8 @@ class UserAdapter:
             params = {"key": column.type.python_type(key), "owner": key}
         except (TypeError, ValueError):
             return None
-        found = self.db.session.execute(self._with_authenticators, params).all()
+        with reading(self.db, self.model) as session:
+            found = session.execute(self._with_authenticators, params).all()
         return _user_and_rows(found, key)
 
     def find_for_password(self, email: str, lockout_of: str) -> AddressLookup:
@@ -239,7 +244,8 @@ class UserAdapter:
         if not stock or sa.inspect(self.model).primary_key[0].type.python_type is not int:
             return AddressLookup(self.find_by_email(email), None, None)
         params = {"email": email, "identifier": lockout_of}
-        found = self.db.session.execute(self._by_email_with_lockout, params).all()
+        with reading(self.db, self.model) as session:
+            found = session.execute(self._by_email_with_lockout, params).all()
         if not found:  # a host's hook filtered the driving row away: read apart
             return AddressLookup(self.find_by_email(email), None, None)
         first = found[0]

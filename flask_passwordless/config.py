@@ -169,6 +169,12 @@ SETTINGS: dict[str, tuple[Any, str]] = {
         60,
         "Seconds between writes of a session's last-seen time (the idle clock's precision).",
     ),
+    "READS_OUTSIDE_TRANSACTION": (
+        True,
+        "Read users and sessions on a connection in autocommit mode when the request's "
+        "database session has nothing under way (not on SQLite): two round trips fewer "
+        "per read on PostgreSQL. Off: every read opens a transaction of the session.",
+    ),
     "CONTENT_SECURITY_POLICY": (
         "strict",
         'Content-Security-Policy of the extension\'s pages: "strict" (no inline script or '

@@ -40,9 +40,15 @@ def statements(app):
 
 @contextmanager
 def commits(app):
-    """One entry per transaction the app's engine commits inside the block."""
+    """One entry per transaction the app's engine commits inside the block (not a
+    connection in autocommit mode, whose commit sends nothing: ``reads``)."""
     seen: list[int] = []
-    with _listening(app, "commit", lambda _conn: seen.append(1)):
+
+    def committed(connection) -> None:
+        if connection.get_execution_options().get("isolation_level") != "AUTOCOMMIT":
+            seen.append(1)
+
+    with _listening(app, "commit", committed):
         yield seen
 
 
