@@ -21,6 +21,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from .config import setting
@@ -52,7 +53,10 @@ def reading(db: Any, mapper: Any) -> Iterator[Session]:
 def _may_read_apart(session: Session, mapper: Any) -> bool:
     """Only when the session holds no transaction: then it holds no change either (a
     change, even to an attribute, begins one), so our commit has nothing of the
-    host's to flush."""
+    host's to flush. And only on an engine's own connections (not SQLite's)."""
     if not setting("READS_OUTSIDE_TRANSACTION") or session.in_transaction():
         return False
-    return session.get_bind(mapper).dialect.name != "sqlite"
+    bind = session.get_bind(mapper)
+    # A Connection as the bind: the host's tests joined the session to a transaction
+    # of their own, which the read must stay inside.
+    return isinstance(bind, Engine) and bind.dialect.name != "sqlite"

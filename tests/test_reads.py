@@ -5,15 +5,19 @@ and committed, and work the host has under way is never committed by a read."""
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import pytest
 import sqlalchemy as sa
 from factors import PHONE, make_user, pass_second_factor, password_login
 from flask import g
 from flask_login import current_user
 from psycopg.pq import TransactionStatus
+from sqlalchemy.orm import Session
 
 from apps import User, db
 from conftest import csrf_token
+from flask_passwordless.reads import reading
 
 POSTGRES = pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
 
@@ -154,3 +158,24 @@ def test_a_read_never_flushes_a_change_the_host_made_outside_a_transaction(make_
     with app.app_context():
         phones = db.session.execute(sa.select(User.phone_number)).scalars().all()
     assert phones == [None]
+
+
+@POSTGRES
+def test_a_session_joined_to_an_outer_transaction_reads_inside_it(make_app):
+    """The recipe hosts use to roll a whole test back: a session bound to a connection
+    whose transaction the test holds. The read stays inside that transaction."""
+    app = host_app(make_app)
+    make_user(app)
+    with app.app_context():
+        connection = db.engine.connect()
+        outer = connection.begin()
+        connection.execute(sa.update(User).values(phone_number="+14155550100"))
+        joined = Session(bind=connection, join_transaction_mode="create_savepoint")
+        host = SimpleNamespace(session=lambda: joined)
+        with reading(host, User) as session:
+            user = session.execute(sa.select(User)).scalar_one()
+        assert user.phone_number == "+14155550100"
+        joined.close()
+        outer.rollback()
+        connection.close()
+        assert db.session.execute(sa.select(User.phone_number)).scalar_one() is None
