@@ -172,8 +172,9 @@ SETTINGS: dict[str, tuple[Any, str]] = {
     "READS_OUTSIDE_TRANSACTION": (
         True,
         "Read users and sessions on a connection in autocommit mode when the request's "
-        "database session has nothing under way (not on SQLite): two round trips fewer "
-        "per read on PostgreSQL. Off: every read opens a transaction of the session.",
+        "database session has nothing under way (PostgreSQL at READ COMMITTED, no "
+        "listener of transaction events): two round trips fewer per read. Off: every "
+        "read opens a transaction of the session.",
     ),
     "CONTENT_SECURITY_POLICY": (
         "strict",

@@ -179,3 +179,62 @@ def test_a_session_joined_to_an_outer_transaction_reads_inside_it(make_app):
         outer.rollback()
         connection.close()
         assert db.session.execute(sa.select(User.phone_number)).scalar_one() is None
+
+
+@POSTGRES
+def test_above_read_committed_the_read_stays_in_the_hosts_transaction(make_app):
+    """At REPEATABLE READ or SERIALIZABLE a transaction's snapshot (and its check for
+    concurrent updates) must cover the user it loaded: a read apart would let two
+    requests that both change the user both commit, one change lost."""
+    app = host_app(make_app, SQLALCHEMY_ENGINE_OPTIONS={"isolation_level": "REPEATABLE READ"})
+    client = signed_in(app)
+    page, seen = server_status_of_user_reads(app, lambda: client.get("/private"))
+    assert page.status_code == 200
+    assert seen == [TransactionStatus.INTRANS]
+
+
+def _noop(*_args):
+    return None
+
+
+@POSTGRES
+@pytest.mark.parametrize(
+    "target, event", [("session", "after_begin"), ("session", "before_commit"), ("engine", "begin")]
+)
+def test_with_a_listener_of_transaction_events_the_read_stays_in_the_transaction(
+    make_app, target, event
+):
+    """A listener would see the read's own transaction: an ``after_begin`` that sets
+    ``SET LOCAL`` (row-level security) would be ignored in autocommit mode, and a
+    ``before_commit`` that writes would write statement by statement."""
+    app = host_app(make_app)
+    client = signed_in(app)
+    with app.app_context():
+        listened = db.session if target == "session" else db.engine
+    sa.event.listen(listened, event, _noop)
+    try:
+        page, seen = server_status_of_user_reads(app, lambda: client.get("/private"))
+    finally:
+        sa.event.remove(listened, event, _noop)
+    assert page.status_code == 200
+    assert seen == [TransactionStatus.INTRANS]
+
+
+class RefusingSession(Session):
+    """A host's session that commits only where the host says so."""
+
+    def commit(self):
+        raise AssertionError("this request commits nothing")
+
+
+@POSTGRES
+def test_a_session_class_with_its_own_commit_is_not_committed_by_a_read(make_app):
+    app = host_app(make_app)
+    make_user(app)
+    with app.app_context():
+        own = RefusingSession(bind=db.engine)
+        with reading(SimpleNamespace(session=lambda: own), User) as session:
+            user = session.execute(sa.select(User)).scalar_one()
+        assert user.email == "alice@example.com"
+        assert own.in_transaction()  # the host's transaction, to end as it likes
+        own.close()
