@@ -238,3 +238,18 @@ def test_a_session_class_with_its_own_commit_is_not_committed_by_a_read(make_app
         assert user.email == "alice@example.com"
         assert own.in_transaction()  # the host's transaction, to end as it likes
         own.close()
+
+
+@POSTGRES
+def test_a_read_that_fails_leaves_the_session_usable_and_its_connection_returned(make_app):
+    app = host_app(make_app)
+    make_user(app)
+    with app.app_context():
+        pool = db.engine.pool
+        with pytest.raises(ValueError), reading(db, User) as session:
+            session.execute(sa.select(User)).scalar_one()
+            raise ValueError("the caller's mistake")
+        assert (db.session().in_transaction(), pool.checkedout()) == (False, 0)
+        db.session.execute(sa.update(User).values(phone_number="+14155550100"))
+        db.session.rollback()  # a normal transaction again: nothing was committed
+        assert db.session.execute(sa.select(User.phone_number)).scalar_one() is None
